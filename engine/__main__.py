@@ -1,0 +1,164 @@
+"""Command line for the render side: `python -m engine render|presets|worker`.
+
+Bad arguments exit with status 2 and a single line on stderr, so scripts and people both
+see what went wrong without a traceback. stdout carries only results (a clip's path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from engine.presets import PRESETS, UnknownPreset, describe, get_preset
+from engine.request import InvalidRequest, build_request
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m engine", description="Promptreel render engine")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    render = sub.add_parser("render", help="render one prompt to a file")
+    render.add_argument("prompt")
+    render.add_argument("--model", default=None, help="preset name (see `presets`)")
+    render.add_argument("--neg", "--negative", dest="negative", default=None)
+    render.add_argument("--frames", type=int, default=None)
+    render.add_argument("--seconds", type=float, default=None)
+    render.add_argument("--fps", type=int, default=None)
+    render.add_argument("--width", type=int, default=None)
+    render.add_argument("--height", type=int, default=None)
+    render.add_argument("--ar", "--aspect", dest="aspect", default=None, help="e.g. 16:9")
+    render.add_argument("--steps", type=int, default=None)
+    render.add_argument("--guidance", type=float, default=None)
+    render.add_argument("--seed", type=int, default=None)
+    render.add_argument("--out", type=Path, default=None)
+    render.add_argument("--format", choices=("mp4", "gif", "webm"), default=None)
+    render.add_argument("--max-bytes", type=_positive_int, default=None)
+
+    sub.add_parser("presets", help="list the model presets with their defaults and limits")
+
+    worker = sub.add_parser("worker", help="run a worker that renders jobs from the journal")
+    worker.add_argument("--db", type=Path, default=None)
+    worker.add_argument("--model", default=None)
+    worker.add_argument("--name", default=None, help="worker id shown in leases (default host:pid)")
+    worker.add_argument("--exit-when-idle", action="store_true", help="stop once the queue is empty")
+    return parser
+
+
+class _ProgressBar:
+    """A one-line bar on stderr; redrawn in place on a terminal, one line per step otherwise."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, step: int, total: int) -> None:
+        width = 24
+        filled = width * step // max(1, total)
+        line = f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {step}/{total}"
+        sys.stderr.write(("\r" + line) if self.tty else line + "\n")
+        if self.tty and step == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "clip"
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from engine.settings import EngineSettings
+
+    settings = EngineSettings()
+    preset = get_preset(args.model or settings.model)
+    fmt = args.format or (args.out.suffix.lstrip(".").lower() if args.out else "mp4")
+    if fmt not in ("mp4", "gif", "webm"):
+        raise UsageError(f"unknown output format {fmt!r}; use mp4, gif or webm")
+    request = build_request(
+        args.prompt,
+        model=preset,
+        negative_prompt=args.negative,
+        frames=args.frames,
+        seconds=args.seconds,
+        fps=args.fps,
+        width=args.width,
+        height=args.height,
+        aspect=args.aspect,
+        steps=args.steps,
+        guidance=args.guidance,
+        seed=args.seed,
+    )
+    out = args.out or settings.resolved_clips_dir / f"{_slug(request.prompt)}-{request.seed}.{fmt}"
+
+    from engine.render import Renderer
+
+    renderer = Renderer(settings, preset)
+    from engine.encode import encode_clip
+
+    [result] = renderer.render(request, on_progress=_ProgressBar(f"{preset.name} seed {request.seed}"))
+    encode_clip(
+        result.frames,
+        out,
+        fps=request.fps,
+        fmt=fmt,
+        max_bytes=args.max_bytes,
+        metadata=request.clip_metadata(),
+    )
+    print(out)
+    return 0
+
+
+def cmd_presets(_args: argparse.Namespace) -> int:
+    for preset in PRESETS.values():
+        print(describe(preset))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from engine.worker import run_worker_process
+
+    return run_worker_process(
+        db=args.db, model=args.model, name=args.name, exit_when_idle=args.exit_when_idle
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    from engine.loader import ModelUnavailable
+
+    try:
+        args = build_parser().parse_args(argv)
+        handler = {"render": cmd_render, "presets": cmd_presets, "worker": cmd_worker}[args.command]
+        return handler(args)
+    except (UsageError, InvalidRequest, UnknownPreset) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModelUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""The model presets: everything model-specific lives in one registry, as data.
+
+A caller (the CLI, the chat side, a worker) asks for a preset by name and never branches on
+which model it is: frame rounding, size multiples, defaults and limits all come from here.
+This module is torch-free so the chat side can validate options without loading a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+CallbackStyle = Literal["step_end", "legacy"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    title: str
+    pipeline_class: str  # attribute of `diffusers`, imported only when a worker loads it
+    source: str  # hub id, or "builtin:tiny" for the locally built test model
+    dtype: str  # preferred dtype on a GPU; CPU always runs float32
+    # Frame counts must be `frame_step * k + frame_offset` (Wan: 4k+1, LTX: 8k+1).
+    frame_step: int
+    frame_offset: int
+    min_frames: int
+    max_frames: int
+    default_frames: int
+    default_fps: int
+    max_fps: int
+    size_multiple: int
+    default_width: int
+    default_height: int
+    max_side: int
+    default_steps: int
+    max_steps: int
+    default_guidance: float
+    max_guidance: float
+    max_prompt_chars: int
+    output_type: Literal["np", "pil"]
+    callback_style: CallbackStyle
+    # Extra keyword arguments every call needs (LTX takes the frame rate, for instance).
+    call_kwargs: dict[str, Any] = field(default_factory=dict)
+    # Pass the request's fps to the pipeline under this name, if the model conditions on it.
+    fps_kwarg: str | None = None
+    notes: str = ""
+
+    def round_frames(self, frames: int) -> int:
+        """The nearest valid frame count at or above `frames`, clamped to the limits."""
+        k = max(0, -(-(frames - self.frame_offset) // self.frame_step))
+        rounded = k * self.frame_step + self.frame_offset
+        return max(self.min_frames, min(rounded, self.max_frames))
+
+    def round_side(self, pixels: int) -> int:
+        m = self.size_multiple
+        return max(m, min(self.max_side // m * m, round(pixels / m) * m))
+
+    def frame_rule(self) -> str:
+        if self.frame_step == 1:
+            return "any count"
+        return f"{self.frame_step}k+{self.frame_offset}"
+
+
+PRESETS: dict[str, Preset] = {}
+
+
+def _register(preset: Preset) -> None:
+    PRESETS[preset.name] = preset
+
+
+_register(
+    Preset(
+        name="tiny",
+        title="Tiny (random weights, for demos and tests)",
+        pipeline_class="TextToVideoSDPipeline",
+        source="builtin:tiny",
+        dtype="float32",
+        frame_step=1,
+        frame_offset=0,
+        min_frames=1,
+        max_frames=32,
+        default_frames=8,
+        default_fps=8,
+        max_fps=30,
+        size_multiple=8,
+        default_width=64,
+        default_height=64,
+        max_side=256,
+        default_steps=2,
+        max_steps=10,
+        default_guidance=7.5,
+        max_guidance=20.0,
+        max_prompt_chars=500,
+        output_type="np",
+        callback_style="legacy",
+        notes="Built locally from real diffusers classes with random weights; renders noise, quickly.",
+    )
+)
+_register(
+    Preset(
+        name="ltx-video",
+        title="LTX-Video (Lightricks)",
+        pipeline_class="LTXPipeline",
+        source="Lightricks/LTX-Video",
+        dtype="bfloat16",
+        frame_step=8,
+        frame_offset=1,
+        min_frames=9,
+        max_frames=257,
+        default_frames=97,
+        default_fps=24,
+        max_fps=30,
+        size_multiple=32,
+        default_width=704,
+        default_height=480,
+        max_side=1280,
+        default_steps=40,
+        max_steps=100,
+        default_guidance=3.0,
+        max_guidance=10.0,
+        max_prompt_chars=1000,
+        output_type="np",
+        callback_style="step_end",
+        fps_kwarg="frame_rate",
+        notes="Fast: about real time on a large GPU. Needs ~12 GB VRAM at bf16, less with CPU offload.",
+    )
+)
+_register(
+    Preset(
+        name="wan2.1-1.3b",
+        title="Wan 2.1 T2V 1.3B",
+        pipeline_class="WanPipeline",
+        source="Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+        dtype="bfloat16",
+        frame_step=4,
+        frame_offset=1,
+        min_frames=5,
+        max_frames=81,
+        default_frames=33,
+        default_fps=16,
+        max_fps=24,
+        size_multiple=16,
+        default_width=832,
+        default_height=480,
+        max_side=1280,
+        default_steps=30,
+        max_steps=100,
+        default_guidance=5.0,
+        max_guidance=10.0,
+        max_prompt_chars=1000,
+        output_type="np",
+        callback_style="step_end",
+        notes="Good quality for its size; ~8 GB VRAM.",
+    )
+)
+_register(
+    Preset(
+        name="cogvideox-2b",
+        title="CogVideoX 2B",
+        pipeline_class="CogVideoXPipeline",
+        source="THUDM/CogVideoX-2b",
+        dtype="float16",
+        frame_step=4,
+        frame_offset=1,
+        min_frames=9,
+        max_frames=49,
+        default_frames=49,
+        default_fps=8,
+        max_fps=16,
+        size_multiple=16,
+        default_width=720,
+        default_height=480,
+        max_side=720,
+        default_steps=50,
+        max_steps=100,
+        default_guidance=6.0,
+        max_guidance=10.0,
+        max_prompt_chars=1000,
+        output_type="np",
+        callback_style="step_end",
+        notes="Trained at 720x480, 49 frames at 8 fps.",
+    )
+)
+_register(
+    Preset(
+        name="modelscope",
+        title="ModelScope text-to-video 1.7B",
+        pipeline_class="TextToVideoSDPipeline",
+        source="damo-vilab/text-to-video-ms-1.7b",
+        dtype="float16",
+        frame_step=1,
+        frame_offset=0,
+        min_frames=8,
+        max_frames=32,
+        default_frames=16,
+        default_fps=8,
+        max_fps=24,
+        size_multiple=8,
+        default_width=256,
+        default_height=256,
+        max_side=512,
+        default_steps=25,
+        max_steps=100,
+        default_guidance=9.0,
+        max_guidance=20.0,
+        max_prompt_chars=300,
+        output_type="np",
+        callback_style="legacy",
+        notes="The original two-second demo model.",
+    )
+)
+_register(
+    Preset(
+        name="zeroscope",
+        title="Zeroscope v2 576w",
+        pipeline_class="TextToVideoSDPipeline",
+        source="cerspense/zeroscope_v2_576w",
+        dtype="float16",
+        frame_step=1,
+        frame_offset=0,
+        min_frames=8,
+        max_frames=40,
+        default_frames=24,
+        default_fps=8,
+        max_fps=24,
+        size_multiple=8,
+        default_width=576,
+        default_height=320,
+        max_side=1024,
+        default_steps=30,
+        max_steps=100,
+        default_guidance=9.0,
+        max_guidance=20.0,
+        max_prompt_chars=300,
+        output_type="np",
+        callback_style="legacy",
+        notes="Watermark-free ModelScope fine-tune, trained at 576x320.",
+    )
+)
+
+
+class UnknownPreset(ValueError):
+    pass
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        known = ", ".join(PRESETS)
+        raise UnknownPreset(f"Unknown model {name!r}. Available: {known}.") from None
+
+
+def describe(preset: Preset) -> str:
+    """One line per preset for `python -m engine presets` and the bot's /help."""
+    p = preset
+    return (
+        f"{p.name:<13} {p.title}\n"
+        f"    source {p.source}; frames {p.min_frames}-{p.max_frames} ({p.frame_rule()}), "
+        f"default {p.default_frames} @ {p.default_fps} fps; size {p.default_width}x{p.default_height}, "
+        f"multiple of {p.size_multiple}, max side {p.max_side}; steps {p.default_steps} (max {p.max_steps}); "
+        f"guidance {p.default_guidance:g} (max {p.max_guidance:g})"
+    )

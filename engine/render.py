@@ -1,0 +1,128 @@
+"""Rendering with a warm pipeline: progress, cooperative cancel, and batching.
+
+A `Renderer` loads its preset once and keeps it on the device; a worker calls `render` for
+every job. Cancellation is checked between denoising steps and aborts the call by raising,
+so the pipeline, its weights and the worker all stay up for the next job.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.loader import load_pipeline
+from engine.presets import Preset, get_preset
+from engine.request import RenderRequest
+from engine.settings import EngineSettings
+
+ProgressFn = Callable[[int, int], None]
+CancelFn = Callable[[], bool]
+
+
+class Cancelled(Exception):
+    """Raised inside the pipeline's step callback to abandon a render."""
+
+
+class IncompatibleBatch(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    request: RenderRequest
+    frames: np.ndarray  # uint8, (frames, height, width, 3)
+    seconds: float  # wall time of the pipeline call, shared by a whole batch
+
+    @property
+    def seconds_per_frame_step(self) -> float:
+        r = self.request
+        return self.seconds / max(1, r.frames * r.steps)
+
+
+def to_uint8(video: Any) -> np.ndarray:
+    """Normalise the pipelines' outputs (float arrays, tensors or PIL lists) to uint8 frames."""
+    if isinstance(video, torch.Tensor):
+        video = video.float().cpu().numpy()
+    if isinstance(video, list):
+        video = np.stack([np.asarray(frame) for frame in video])
+    video = np.asarray(video)
+    if video.dtype != np.uint8:
+        video = (np.clip(video, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    return video
+
+
+class Renderer:
+    """One preset, loaded once, rendering one request or a compatible batch at a time."""
+
+    def __init__(self, settings: EngineSettings, preset: Preset | str | None = None, pipe: Any = None):
+        self.settings = settings
+        self.preset = get_preset(preset or settings.model) if not isinstance(preset, Preset) else preset
+        self.pipe = pipe if pipe is not None else load_pipeline(self.preset, settings)
+
+    def render(
+        self,
+        requests: RenderRequest | Sequence[RenderRequest],
+        *,
+        on_progress: ProgressFn | None = None,
+        should_cancel: CancelFn | None = None,
+    ) -> list[RenderResult]:
+        """Render requests in one pipeline call; each keeps its own seed and prompt.
+
+        Each request gets its own CPU generator, so a request's noise, and therefore its
+        clip, is the same whether it is rendered alone or in a batch, on any device.
+        """
+        batch = [requests] if isinstance(requests, RenderRequest) else list(requests)
+        if not batch:
+            return []
+        keys = {r.batch_key() for r in batch}
+        if len(keys) != 1 or batch[0].model != self.preset.name:
+            raise IncompatibleBatch("a batch must share model, frames, size, steps and guidance")
+        first = batch[0]
+        if should_cancel is not None and should_cancel():
+            raise Cancelled()
+
+        total = first.steps
+
+        def step_done(step: int) -> None:
+            if on_progress is not None:
+                on_progress(step + 1, total)
+            if should_cancel is not None and should_cancel():
+                raise Cancelled()
+
+        kwargs: dict[str, Any] = dict(self.preset.call_kwargs)
+        if self.preset.callback_style == "legacy":
+            kwargs["callback"] = lambda step, _t, _latents: step_done(step)
+            kwargs["callback_steps"] = 1
+        else:
+
+            def on_step_end(_pipe: Any, step: int, _t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+                step_done(step)
+                return tensors
+
+            kwargs["callback_on_step_end"] = on_step_end
+        if self.preset.fps_kwarg:
+            kwargs[self.preset.fps_kwarg] = first.fps
+
+        generators = [torch.Generator(device="cpu").manual_seed(r.seed) for r in batch]
+        started = time.perf_counter()
+        with torch.inference_mode():
+            output = self.pipe(
+                prompt=[r.prompt for r in batch],
+                negative_prompt=[r.negative_prompt for r in batch],
+                num_frames=first.frames,
+                width=first.width,
+                height=first.height,
+                num_inference_steps=first.steps,
+                guidance_scale=first.guidance,
+                generator=generators,
+                output_type=self.preset.output_type,
+                **kwargs,
+            )
+        elapsed = time.perf_counter() - started
+        videos = output.frames
+        return [RenderResult(r, to_uint8(videos[i]), elapsed) for i, r in enumerate(batch)]

@@ -1,0 +1,168 @@
+"""Render requests and their validation against a preset's limits.
+
+Validation happens on the chat side before a job is queued, so the messages here are written
+for a chat user ("at most 4 seconds"), not for a developer. Torch-free on purpose.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from engine.presets import Preset, get_preset
+
+MAX_SEED = 2**32 - 1
+
+
+class InvalidRequest(ValueError):
+    """An option a user gave is out of range; the message is safe to show them."""
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """A fully resolved request: every value is set and within the preset's limits."""
+
+    model: str
+    prompt: str
+    negative_prompt: str
+    frames: int
+    fps: int
+    width: int
+    height: int
+    steps: int
+    guidance: float
+    seed: int
+
+    def batch_key(self) -> tuple[Any, ...]:
+        """Requests with equal keys can share one pipeline call."""
+        return (self.model, self.frames, self.width, self.height, self.steps, self.guidance)
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.fps
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RenderRequest:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+    def with_seed(self, seed: int) -> RenderRequest:
+        return replace(self, seed=seed)
+
+    def clip_metadata(self) -> dict[str, str]:
+        """What goes into a clip's container, so anyone holding the file can reproduce it."""
+        comment = (
+            f"Promptreel model={self.model} seed={self.seed} steps={self.steps} "
+            f"guidance={self.guidance:g} frames={self.frames} fps={self.fps} size={self.width}x{self.height}"
+        )
+        if self.negative_prompt:
+            comment += f" negative={self.negative_prompt}"
+        return {"title": self.prompt, "comment": comment}
+
+
+def random_seed() -> int:
+    return secrets.randbelow(MAX_SEED + 1)
+
+
+def parse_aspect(text: str) -> float:
+    try:
+        w, h = (float(part) for part in text.replace("x", ":").split(":"))
+    except ValueError:
+        raise InvalidRequest(f"Aspect ratio {text!r} should look like 16:9 or 1:1.") from None
+    if not (w > 0 and h > 0) or not (0.25 <= w / h <= 4):
+        raise InvalidRequest("Aspect ratio must be between 1:4 and 4:1.")
+    return w / h
+
+
+def _check_range(name: str, value: float, low: float, high: float, unit: str = "") -> None:
+    if not math.isfinite(value) or value < low or value > high:
+        raise InvalidRequest(f"{name} must be between {low:g} and {high:g}{unit}.")
+
+
+def build_request(
+    prompt: str,
+    *,
+    model: str | Preset = "tiny",
+    negative_prompt: str | None = None,
+    frames: int | None = None,
+    seconds: float | None = None,
+    fps: int | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    aspect: str | None = None,
+    steps: int | None = None,
+    guidance: float | None = None,
+    seed: int | None = None,
+) -> RenderRequest:
+    """Resolve user options against a preset, or raise InvalidRequest with a friendly message.
+
+    Frame counts and sizes that are in range but not aligned to what the model needs are
+    rounded rather than refused: users think in seconds and shapes, not in latent strides.
+    """
+    preset = model if isinstance(model, Preset) else get_preset(model)
+    prompt = (prompt or "").strip()
+    if not prompt:
+        raise InvalidRequest("Please describe the video you want, e.g. `a corgi surfing at sunset`.")
+    if len(prompt) > preset.max_prompt_chars:
+        raise InvalidRequest(
+            f"That prompt is {len(prompt)} characters; {preset.name} takes at most {preset.max_prompt_chars}."
+        )
+    negative = (negative_prompt or "").strip()
+    if len(negative) > preset.max_prompt_chars:
+        raise InvalidRequest(f"The negative prompt can be at most {preset.max_prompt_chars} characters.")
+
+    fps = preset.default_fps if fps is None else fps
+    _check_range("fps", fps, 1, preset.max_fps)
+    fps = int(fps)
+
+    if frames is not None and seconds is not None:
+        raise InvalidRequest("Give either seconds or frames, not both.")
+    if seconds is not None:
+        max_s = preset.max_frames / fps
+        _check_range("Length", seconds, 0, max_s, f" seconds at {fps} fps")
+        frames = max(1, round(seconds * fps))
+    if frames is None:
+        frames = preset.default_frames
+    _check_range("Frames", frames, preset.min_frames, preset.max_frames)
+    frames = preset.round_frames(int(frames))
+
+    if aspect is not None:
+        if width is not None or height is not None:
+            raise InvalidRequest("Give either an aspect ratio or a width and height, not both.")
+        ratio = parse_aspect(aspect)
+        area = preset.default_width * preset.default_height
+        width = round(math.sqrt(area * ratio))
+        height = round(math.sqrt(area / ratio))
+        scale = min(1.0, preset.max_side / max(width, height))
+        width, height = int(width * scale), int(height * scale)
+    width = preset.default_width if width is None else width
+    height = preset.default_height if height is None else height
+    for name, side in (("Width", width), ("Height", height)):
+        _check_range(name, side, preset.size_multiple, preset.max_side, " pixels")
+    width, height = preset.round_side(int(width)), preset.round_side(int(height))
+
+    steps = preset.default_steps if steps is None else steps
+    _check_range("Steps", steps, 1, preset.max_steps)
+    guidance = preset.default_guidance if guidance is None else guidance
+    _check_range("Guidance", guidance, 0, preset.max_guidance)
+
+    if seed is None:
+        seed = random_seed()
+    _check_range("Seed", seed, 0, MAX_SEED)
+
+    return RenderRequest(
+        model=preset.name,
+        prompt=prompt,
+        negative_prompt=negative,
+        frames=frames,
+        fps=fps,
+        width=width,
+        height=height,
+        steps=int(steps),
+        guidance=float(guidance),
+        seed=int(seed),
+    )

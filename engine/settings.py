@@ -1,0 +1,66 @@
+"""Settings for the render side, read from the environment and `.env` in one place.
+
+Every setting has an environment variable `PROMPTREEL_<NAME>`; `.env.example` lists them all.
+The chat side extends this class (`bot.config.Settings`) so one `.env` configures everything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EngineSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PROMPTREEL_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+    )
+
+    data_dir: Path = Path("data")
+    # Defaults derive from data_dir when left empty, so moving data_dir moves everything.
+    db_path: Path | None = None
+    clips_dir: Path | None = None
+    models_dir: Path | None = None
+
+    model: str = "tiny"
+    # A local folder that replaces the preset's hub id (for offline machines).
+    model_path: Path | None = None
+    # Only use files already on disk; set when the machine has no hub access.
+    offline: bool = False
+
+    device: str = "auto"  # auto | cpu | cuda | cuda:1 | mps
+    dtype: str = "auto"  # auto | float32 | float16 | bfloat16
+
+    # Memory options for small GPUs. They do not change the output.
+    cpu_offload: bool = False
+    vae_tiling: bool = False
+    vae_slicing: bool = False
+    attention_backend: str | None = None
+    # Speed options. Off by default because they change the output slightly.
+    first_block_cache: float = Field(0.0, ge=0.0, le=1.0)
+    compile: bool = False
+
+    # How many compatible queued jobs a worker may render in one pipeline call.
+    max_batch: int = Field(1, ge=1, le=16)
+    # A running job's lease; renewed while it renders, so it only needs to outlive a stall.
+    lease_seconds: float = Field(60.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    # Progress is written to the journal at most this often.
+    progress_interval_seconds: float = Field(1.0, ge=0.0)
+
+    @property
+    def resolved_db_path(self) -> Path:
+        return self.db_path or self.data_dir / "promptreel.db"
+
+    @property
+    def resolved_clips_dir(self) -> Path:
+        return self.clips_dir or self.data_dir / "clips"
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
