@@ -1,0 +1,121 @@
+"""Fair ordering of waiting jobs, and queue positions with ETAs.
+
+Order is round-robin by user within a priority: each user's first waiting job comes before
+anyone's second, so one person sending fifty prompts cannot push everyone else back. A job
+that is already rendering counts as its owner's first round. Everything here is plain SQL
+over the journal's connection, so the bot can answer "where is my job" without a worker.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Seconds per frame-step assumed for a model that has not rendered anything yet.
+DEFAULT_SEC_PER_COST = 0.05
+# Weight of the newest measurement in the running average of render speed.
+SPEED_ALPHA = 0.3
+
+_FAIR_ORDER = """
+SELECT j.id, j.user_id, j.model, j.cost, j.batch_key,
+       ROW_NUMBER() OVER (PARTITION BY j.priority, j.user_id ORDER BY j.id)
+         + COALESCE(r.running, 0) AS round
+FROM jobs j
+LEFT JOIN (SELECT user_id, COUNT(*) AS running FROM jobs WHERE state = 'running' GROUP BY user_id) r
+  ON r.user_id = j.user_id
+WHERE j.state = 'queued' {model_filter}
+ORDER BY j.priority DESC, round, j.id
+"""
+
+
+@dataclass(frozen=True)
+class Waiting:
+    id: int
+    user_id: str
+    model: str
+    cost: float
+    batch_key: str
+
+
+def fair_order(conn: sqlite3.Connection, models: Sequence[str] | None = None) -> list[Waiting]:
+    """Every queued job, in the order workers will take them."""
+    params: list[str] = []
+    model_filter = ""
+    if models:
+        model_filter = f"AND j.model IN ({','.join('?' * len(models))})"
+        params = list(models)
+    rows = conn.execute(_FAIR_ORDER.format(model_filter=model_filter), params).fetchall()
+    return [Waiting(r["id"], r["user_id"], r["model"], r["cost"], r["batch_key"]) for r in rows]
+
+
+def sec_per_cost(conn: sqlite3.Connection, model: str) -> float:
+    row = conn.execute("SELECT sec_per_cost FROM speeds WHERE model = ?", (model,)).fetchone()
+    return row[0] if row else DEFAULT_SEC_PER_COST
+
+
+def record_speed(conn: sqlite3.Connection, model: str, sample: float, now: float | None = None) -> None:
+    """Fold one render's measured seconds per frame-step into the model's running average."""
+    now = time.time() if now is None else now
+    conn.execute(
+        """INSERT INTO speeds (model, sec_per_cost, samples, updated_at) VALUES (?, ?, 1, ?)
+           ON CONFLICT(model) DO UPDATE SET
+             sec_per_cost = sec_per_cost * (1 - ?) + excluded.sec_per_cost * ?,
+             samples = samples + 1, updated_at = excluded.updated_at""",
+        (model, sample, now, SPEED_ALPHA, SPEED_ALPHA),
+    )
+
+
+def active_workers(conn: sqlite3.Connection, model: str, now: float, window: float) -> int:
+    row = conn.execute(
+        "SELECT COUNT(*) FROM workers WHERE model = ? AND last_seen >= ?", (model, now - window)
+    ).fetchone()
+    return max(1, row[0])
+
+
+@dataclass(frozen=True)
+class Position:
+    position: int  # 1 = next to start
+    eta_s: float  # until this job's clip should be ready
+
+
+def position_of(conn: sqlite3.Connection, job_id: int, now: float, worker_window: float) -> Position | None:
+    """Where a queued job stands and when it should be done, from measured render speed.
+
+    Jobs of other models are rendered by other workers, so only the same model's queue counts.
+    """
+    row = conn.execute("SELECT model, state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None or row["state"] != "queued":
+        return None
+    model = row["model"]
+    order = fair_order(conn, [model])
+    ahead = 0.0
+    position = 0
+    for position, job in enumerate(order, start=1):  # noqa: B007 - position is used after the loop
+        if job.id == job_id:
+            own = job.cost
+            break
+        ahead += job.cost
+    else:
+        return None
+    running = conn.execute(
+        """SELECT COALESCE(SUM(cost * (1.0 - COALESCE(progress_step, 0) * 1.0
+                                      / MAX(COALESCE(progress_total, 1), 1))), 0)
+           FROM jobs WHERE state = 'running' AND model = ?""",
+        (model,),
+    ).fetchone()[0]
+    speed = sec_per_cost(conn, model)
+    workers = active_workers(conn, model, now, worker_window)
+    eta = (ahead + running) * speed / workers + own * speed
+    return Position(position, eta)
+
+
+def format_eta(seconds: float) -> str:
+    """'about 2 min' rather than '137 s': people want an idea, not a stopwatch."""
+    if seconds < 60:
+        return "under a minute"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"about {minutes} min"
+    return f"about {round(seconds / 3600, 1):g} h"
