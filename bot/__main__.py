@@ -1,0 +1,60 @@
+"""`python -m bot` runs the Discord bot; `python -m bot console` the same workflow on stdin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import Settings
+
+
+def _console(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot console", description="chat with Promptreel on stdin")
+    parser.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
+    parser.add_argument("--db", type=Path, default=None, help="journal file (default data/promptreel.db)")
+    parser.add_argument("--model", default=None, help="preset to render with (default tiny)")
+    parser.add_argument("--mods", default="", help="comma-separated names allowed to use /mod")
+    args = parser.parse_args(argv)
+
+    from bot.console import ConsoleAdapter, run_console
+    from bot.core import Core
+    from engine.loader import ModelUnavailable
+    from engine.presets import UnknownPreset, get_preset
+
+    overrides: dict[str, object] = {}
+    if args.db is not None:
+        overrides["db_path"] = args.db
+    if args.model is not None:
+        overrides["model"] = args.model
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        get_preset(settings.model)
+    except UnknownPreset as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    mods = {name.strip() for name in args.mods.split(",") if name.strip()}
+    adapter = ConsoleAdapter(sys.stdout, as_json=args.json)
+    try:
+        return asyncio.run(run_console(Core(settings, adapter), adapter, mods))
+    except ModelUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if argv and argv[0] == "console":
+        return _console(argv[1:])
+    from bot.discord.run import run_discord
+
+    return run_discord(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

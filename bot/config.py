@@ -1,0 +1,49 @@
+"""All settings, read from the environment and `.env` in one place (see `.env.example`).
+
+The chat side's settings extend the engine's, so one `.env` configures the whole bot. Values
+here are defaults for every guild; moderators override the guild ones with `/mod limit`.
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from engine.settings import EngineSettings
+
+
+class Settings(EngineSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PROMPTREEL_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+    )
+
+    discord_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DISCORD_TOKEN", "PROMPTREEL_DISCORD_TOKEN")
+    )
+    # Sync slash commands to this guild only (instant, for development) instead of globally.
+    discord_dev_guild: int | None = Field(
+        None, validation_alias=AliasChoices("DISCORD_DEV_GUILD", "PROMPTREEL_DISCORD_DEV_GUILD")
+    )
+    # Presets this bot offers besides `model`; each needs a worker that serves it.
+    extra_models: list[str] = Field(default_factory=list)
+    allow_dms: bool = True
+    # Run a render worker inside the bot process. Turn off when separate workers serve the queue.
+    in_process_worker: bool = True
+
+    # Admission defaults; every guild can override them.
+    rate_burst: int = Field(3, ge=1, description="prompts a user may send at once")
+    rate_per_minute: float = Field(2.0, gt=0, description="prompts per minute a user regains")
+    max_waiting_per_user: int = Field(3, ge=1)
+    max_waiting_per_guild: int = Field(30, ge=1)
+    max_queue: int = Field(200, ge=1, description="all guilds together; beyond it the bot says busy")
+
+    # Discord throttles message edits; progress updates are spaced at least this far apart.
+    status_edit_seconds: float = Field(3.0, ge=0.0)
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

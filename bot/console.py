@@ -1,0 +1,173 @@
+"""The console adapter: the whole chat workflow on stdin/stdout, without Discord.
+
+Each input line is `USER: TEXT`, where TEXT is a prompt with options or a /command. Every
+line gets exactly one answer (`queued`, `refused` or `info`); progress and results follow as
+the jobs run. With `--json` each event is one JSON object per line, which is what scripts
+and tests read; without it, the same replies as a person would see them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+import threading
+from typing import Any, TextIO
+
+from bot.core import Answer, Core, Requester, info, refused
+from bot.moderation import Moderation
+from bot.policy import clean
+from engine.journal import Job, JobState
+
+CONSOLE_GUILD = "console"
+_LINE = re.compile(r"^\s*([^:\n]{1,64}?)\s*:\s?(.*)$", re.DOTALL)
+USAGE = "Lines look like `name: a prompt --seed 3` or `name: /queue`. Try `name: /help`."
+
+
+class ConsoleAdapter:
+    name = "console"
+
+    def __init__(self, out: TextIO, *, as_json: bool) -> None:
+        self.out = out
+        self.as_json = as_json
+
+    def emit(self, event: str, user: str, text: str, **fields: Any) -> None:
+        if self.as_json:
+            line = json.dumps({"event": event, "user": user, "text": text, **fields}, ensure_ascii=False)
+        else:
+            line = f"[{event}] @{user}: {text}"
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    def answer(self, user: str, answer: Answer) -> None:
+        self.emit(answer.event, user, answer.text, **answer.fields())
+
+    async def on_progress(self, job: Job, step: int, total: int) -> None:
+        who = job.user_name or job.user_id
+        self.emit("progress", who, f"job {job.id}: step {step}/{total}", job=job.id, step=step, total=total)
+
+    async def deliver(self, job: Job) -> dict[str, Any] | None:
+        who = job.user_name or job.user_id
+        if job.state in (JobState.RENDERED, JobState.DELIVERED):
+            self.emit("delivered", who, f"job {job.id} is ready: {job.clip_path}", job=job.id, path=job.clip_path)
+        elif job.state == JobState.CANCELLED:
+            self.emit("cancelled", who, f"job {job.id} was cancelled.", job=job.id)
+        else:
+            reason = job.error or "unknown error"
+            self.emit("failed", who, f"job {job.id} failed: {reason}", job=job.id, reason=reason)
+        return None
+
+
+class Console:
+    def __init__(self, core: Core, adapter: ConsoleAdapter, mods: set[str]) -> None:
+        self.core = core
+        self.adapter = adapter
+        self.mods = mods
+        self.moderation = Moderation(core)
+
+    async def handle(self, line: str) -> None:
+        match = _LINE.match(line)
+        user = clean(match.group(1)) if match else ""
+        if not match or not user:
+            self.adapter.answer(user or "?", info(USAGE))
+            return
+        text = match.group(2)
+        who = Requester(user, user, CONSOLE_GUILD, CONSOLE_GUILD, is_mod=user in self.mods)
+        try:
+            answer = await (self.command(who, text.strip()) if text.strip().startswith("/") else self.core.submit_text(who, text))
+        except Exception as exc:  # one bad line must never end the session
+            answer = refused("error", f"Something went wrong handling that line ({type(exc).__name__}).")
+        self.adapter.answer(user, answer)
+
+    async def command(self, who: Requester, text: str) -> Answer:
+        words = text[1:].split()
+        if not words:
+            return refused("invalid", USAGE)
+        name, args = words[0].lower(), words[1:]
+        core = self.core
+        if name == "queue":
+            return await core.queue(who)
+        if name == "history":
+            return await core.history(who)
+        if name == "stats":
+            return await core.stats()
+        if name == "help":
+            return info(core.help_text())
+        if name in ("cancel", "show", "reroll", "remix") and args:
+            job_id = _job_id(args[0])
+            if job_id is None:
+                return refused("invalid", f"`{args[0][:20]}` is not a job number.")
+            if name == "cancel":
+                return await core.cancel(who, job_id)
+            if name == "show":
+                return await core.show(who, job_id)
+            if name == "reroll":
+                return await core.reroll(who, job_id)
+            return await core.remix(who, job_id, " ".join(args[1:]))
+        if name == "mod":
+            return await self.mod(who, args)
+        return refused("invalid", f"Unknown command `/{name[:20]}`. Try /help, /queue, /cancel JOB, /history.")
+
+    async def mod(self, who: Requester, args: list[str]) -> Answer:
+        m = self.moderation
+        if not who.is_mod:
+            return refused("not_moderator", "Only moderators can use /mod.")
+        action, rest = (args[0].lower(), args[1:]) if args else ("", [])
+        if action in ("ban", "unban") and rest:
+            if action == "ban":
+                return await m.ban(who, rest[0], " ".join(rest[1:]))
+            return await m.unban(who, rest[0])
+        if action == "pause":
+            return await m.pause(who)
+        if action == "resume":
+            return await m.resume(who)
+        if action == "clear":
+            return await m.clear(who)
+        if action == "cancel" and rest and _job_id(rest[0]) is not None:
+            return await m.cancel(who, _job_id(rest[0]) or 0)
+        if action == "limit":
+            pairs = dict(item.partition("=")[::2] for item in rest)
+            return await m.limit(who, pairs)
+        if action == "words" and rest:
+            return await m.words(who, rest[0].lower(), rest[1:])
+        if action == "category" and len(rest) == 2 and rest[1].lower() in ("on", "off"):
+            return await m.category(who, rest[0].lower(), rest[1].lower() == "on")
+        if action == "audit":
+            return await m.audit(who)
+        return refused(
+            "invalid",
+            "Moderator commands: ban USER [reason], unban USER, pause, resume, clear, cancel JOB, "
+            "limit rate=N burst=N per_user=N per_guild=N, words add|remove|list ..., category NAME on|off, audit.",
+        )
+
+
+def _job_id(text: str) -> int | None:
+    text = text.lstrip("#")
+    return int(text) if text.isdigit() and len(text) < 12 else None
+
+
+async def _read_lines(stream: TextIO, queue: asyncio.Queue[str | None]) -> None:
+    """Read stdin on a thread: a pipe, a file or a terminal all work, and the loop never blocks."""
+    loop = asyncio.get_running_loop()
+
+    def pump() -> None:
+        for line in stream:
+            loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\r\n"))
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="promptreel-stdin", daemon=True).start()
+
+
+async def run_console(core: Core, adapter: ConsoleAdapter, mods: set[str], stream: TextIO = sys.stdin) -> int:
+    console = Console(core, adapter, mods)
+    await core.start()
+    try:
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        await _read_lines(stream, lines)
+        while (line := await lines.get()) is not None:
+            await console.handle(line)
+        await core.wait_idle()
+    finally:
+        await core.close()
+    return 0

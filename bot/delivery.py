@@ -1,0 +1,143 @@
+"""Following jobs after intake: progress to the adapter, and each result delivered exactly once.
+
+Results are found in the journal, not in memory, so a restarted bot picks up where the
+old one stopped, and jobs rendered by worker processes are delivered the same way as those
+of the in-process worker. Each delivery is recorded as begun before the adapter sends and
+as sent after; on start-up the ones begun but never confirmed are handed to the adapter
+again, which can check whether its earlier reply went out (see the Discord adapter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from engine.journal import Job, JobState
+
+if TYPE_CHECKING:
+    from bot.core import Core
+
+log = logging.getLogger(__name__)
+
+MAX_DELIVERY_ATTEMPTS = 6
+
+
+class DeliveryError(Exception):
+    """The adapter could not deliver; `retry` says whether trying again later can help."""
+
+    def __init__(self, message: str, *, retry: bool = True) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+def backoff(attempt: int) -> float:
+    return min(300.0, 2.0 * 2 ** max(0, attempt - 1))
+
+
+class Dispatcher:
+    def __init__(self, core: Core, poll: float = 0.5) -> None:
+        self.core = core
+        self.poll = poll
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._progress_seen: dict[int, int] = {}
+        self._events: asyncio.Queue[tuple[str, int, dict[str, Any]]] = asyncio.Queue()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="promptreel-dispatcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for task in list(self._inflight.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def notify(self, kind: str, job_id: int, data: dict[str, Any] | None = None) -> None:
+        """Called on the loop (from the worker thread via call_soon_threadsafe) to wake us at once."""
+        self._events.put_nowait((kind, job_id, data or {}))
+        self._wake.set()
+
+    async def changed(self, within: float) -> None:
+        """Wait until something was delivered, or `within` seconds pass."""
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.core.idle_wait(self._changed.wait()), within)
+
+    async def _signal(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _run(self) -> None:
+        db = self.core.db
+        adapter = self.core.adapter
+        first = True
+        while True:
+            try:
+                await self._drain_events()
+                await self._poll_progress()
+                for job in await db.deliverable(adapter.name, include_sending=first):
+                    if job.id not in self._inflight:
+                        self._inflight[job.id] = asyncio.create_task(self._deliver(job))
+                first = False
+            except Exception:
+                log.exception("dispatcher pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.core.idle_wait(self._wake.wait()), self.poll)
+            self._wake.clear()
+
+    async def _drain_events(self) -> None:
+        while not self._events.empty():
+            kind, job_id, data = self._events.get_nowait()
+            if kind == "progress":
+                await self._progress(job_id, data["step"], data["total"])
+
+    async def _progress(self, job_id: int, step: int, total: int, job: Job | None = None) -> None:
+        if self._progress_seen.get(job_id, -1) >= step:
+            return
+        job = job or await self.core.db.get(job_id)
+        if job is None or job.adapter != self.core.adapter.name:
+            return
+        self._progress_seen[job_id] = step
+        try:
+            await self.core.adapter.on_progress(job, step, total)
+        except Exception:
+            log.exception("progress update for job %s failed", job_id)
+
+    async def _poll_progress(self) -> None:
+        """Progress of jobs rendered by worker processes reaches us only through the journal."""
+        for job in await self.core.db.waiting():
+            if job.state == JobState.RUNNING and job.progress_step and job.progress_total:
+                await self._progress(job.id, job.progress_step, job.progress_total, job)
+
+    async def _deliver(self, job: Job) -> None:
+        db = self.core.db
+        try:
+            if not await db.begin_delivery(job.id):
+                return
+            try:
+                updates = await self.core.adapter.deliver(job)
+            except DeliveryError as exc:
+                attempts = job.delivery_attempts + 1
+                give_up = not exc.retry or attempts >= MAX_DELIVERY_ATTEMPTS
+                log.warning("delivery of job %s failed (attempt %s): %s", job.id, attempts, exc)
+                await db.delivery_failed(job.id, str(exc), retry_in=None if give_up else backoff(attempts))
+                return
+            except Exception as exc:
+                log.exception("delivery of job %s crashed", job.id)
+                attempts = job.delivery_attempts + 1
+                retry = None if attempts >= MAX_DELIVERY_ATTEMPTS else backoff(attempts)
+                await db.delivery_failed(job.id, f"{type(exc).__name__}: {exc}"[:300], retry_in=retry)
+                return
+            await db.finish_delivery(job.id, **(updates or {}))
+            self._progress_seen.pop(job.id, None)
+        finally:
+            self._inflight.pop(job.id, None)
+            await self._signal()
+            self._wake.set()

@@ -1,0 +1,79 @@
+"""Prompt text with inline options: `a corgi surfing --seed 3 --ar 16:9 --neg "blurry"`.
+
+Used wherever people type free text (the console, @mentions, DMs). Phones turn `--` into an
+em or en dash, so those count as `--` too. Errors are written for the person who typed them.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.request import InvalidRequest
+
+# flag -> (option name, parser, what to call it in a message)
+_FLAGS: dict[str, tuple[str, type, str]] = {
+    "seed": ("seed", int, "a whole number"),
+    "frames": ("frames", int, "a whole number"),
+    "seconds": ("seconds", float, "a number"),
+    "s": ("seconds", float, "a number"),
+    "fps": ("fps", int, "a whole number"),
+    "ar": ("aspect", str, "a ratio like 16:9"),
+    "aspect": ("aspect", str, "a ratio like 16:9"),
+    "neg": ("negative_prompt", str, "some text"),
+    "negative": ("negative_prompt", str, "some text"),
+    "no": ("negative_prompt", str, "some text"),
+    "steps": ("steps", int, "a whole number"),
+    "guidance": ("guidance", float, "a number"),
+    "cfg": ("guidance", float, "a number"),
+    "model": ("model", str, "a model name"),
+    "width": ("width", int, "a whole number"),
+    "height": ("height", int, "a whole number"),
+}
+FLAG_HELP = "--seed N --frames N --seconds S --fps N --ar W:H --neg TEXT --steps N --guidance G --model NAME"
+
+_DASHES = re.compile(r"(^|\s)[\u2012\u2013\u2014\u2015\u2212]{1,2}(?=[a-zA-Z])")
+
+
+@dataclass
+class Parsed:
+    prompt: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_prompt(text: str) -> Parsed:
+    """Split free text into the prompt and its options; raise InvalidRequest on bad flags."""
+    text = _DASHES.sub(r"\1--", text)
+    try:
+        tokens = shlex.split(text, posix=True)
+    except ValueError:
+        # An apostrophe ("a dog's life") is not a quote; fall back to plain splitting.
+        tokens = text.split()
+    words: list[str] = []
+    options: dict[str, Any] = {}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.startswith("--") and len(token) > 2:
+            name, _, inline = token[2:].partition("=")
+            spec = _FLAGS.get(name.lower())
+            if spec is None:
+                raise InvalidRequest(f"I don't know the option `--{name[:20]}`. Options: {FLAG_HELP}")
+            key, kind, what = spec
+            if inline:
+                raw = inline
+            elif i + 1 < len(tokens):
+                i += 1
+                raw = tokens[i]
+            else:
+                raise InvalidRequest(f"`--{name}` needs a value ({what}).")
+            try:
+                options[key] = kind(raw)
+            except ValueError:
+                raise InvalidRequest(f"`--{name}` should be {what}, not `{raw[:20]}`.") from None
+        else:
+            words.append(token)
+        i += 1
+    return Parsed(" ".join(words), options)
