@@ -12,7 +12,9 @@ from bot.config import Settings
 
 
 def _console(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot console", description="chat with Promptreel on stdin")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot console", description="chat with Promptreel on stdin"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
     parser.add_argument("--db", type=Path, default=None, help="journal file (default data/promptreel.db)")
     parser.add_argument("--model", default=None, help="preset to render with (default tiny)")

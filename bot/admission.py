@@ -18,6 +18,7 @@ from bot.config import Settings
 from engine import scheduler
 
 GLOBAL = "*"
+BANNED_TEXT = "Sorry, you can't make videos here: a moderator has banned you."
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def check(
     """Decide admission and, when admitted, spend the user's rate-limit token."""
     reason = ban_reason(conn, user_id, guild_id)
     if reason is not None:
-        return Refusal("banned", "Sorry, you can't make videos here: a moderator has banned you.")
+        return Refusal("banned", BANNED_TEXT)
     if cfg.paused:
         return Refusal("paused", "Video making is paused by the moderators right now. Please try later.")
     waiting_user = conn.execute(

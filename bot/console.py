@@ -50,7 +50,9 @@ class ConsoleAdapter:
     async def deliver(self, job: Job) -> dict[str, Any] | None:
         who = job.user_name or job.user_id
         if job.state in (JobState.RENDERED, JobState.DELIVERED):
-            self.emit("delivered", who, f"job {job.id} is ready: {job.clip_path}", job=job.id, path=job.clip_path)
+            self.emit(
+                "delivered", who, f"job {job.id} is ready: {job.clip_path}", job=job.id, path=job.clip_path
+            )
         elif job.state == JobState.CANCELLED:
             self.emit("cancelled", who, f"job {job.id} was cancelled.", job=job.id)
         else:
@@ -75,7 +77,11 @@ class Console:
         text = match.group(2)
         who = Requester(user, user, CONSOLE_GUILD, CONSOLE_GUILD, is_mod=user in self.mods)
         try:
-            answer = await (self.command(who, text.strip()) if text.strip().startswith("/") else self.core.submit_text(who, text))
+            answer = await (
+                self.command(who, text.strip())
+                if text.strip().startswith("/")
+                else self.core.submit_text(who, text)
+            )
         except Exception as exc:  # one bad line must never end the session
             answer = refused("error", f"Something went wrong handling that line ({type(exc).__name__}).")
         self.adapter.answer(user, answer)
@@ -107,7 +113,9 @@ class Console:
             return await core.remix(who, job_id, " ".join(args[1:]))
         if name == "mod":
             return await self.mod(who, args)
-        return refused("invalid", f"Unknown command `/{name[:20]}`. Try /help, /queue, /cancel JOB, /history.")
+        return refused(
+            "invalid", f"Unknown command `/{name[:20]}`. Try /help, /queue, /cancel JOB, /history."
+        )
 
     async def mod(self, who: Requester, args: list[str]) -> Answer:
         m = self.moderation
@@ -138,7 +146,8 @@ class Console:
         return refused(
             "invalid",
             "Moderator commands: ban USER [reason], unban USER, pause, resume, clear, cancel JOB, "
-            "limit rate=N burst=N per_user=N per_guild=N, words add|remove|list ..., category NAME on|off, audit.",
+            "limit rate=N burst=N per_user=N per_guild=N, words add|remove|list ..., "
+            "category NAME on|off, audit.",
         )
 
 

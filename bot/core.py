@@ -200,7 +200,7 @@ class Core:
         if self.worker is not None:
             self.worker.wake.set()
         pos = await self.db.position(job.id)
-        where = f"#{pos.position} in queue, {format_eta(pos.eta_s)}" if pos else "starting"
+        where = f"#{pos.position} in queue, {format_eta(pos.eta_s)}" if pos else "starting now"
         return Answer(
             "queued",
             f"Queued job {job.id}: {where}.",
@@ -270,6 +270,18 @@ class Core:
         return await self.submit(
             who, parsed.prompt, _options_of(job) | parsed.options, parent_id=job.id, **kw
         )
+
+    async def guild_config(self, guild_id: str | None) -> admission.GuildConfig:
+        return await self.db.run(lambda j: admission.guild_config(j.conn, guild_id))
+
+    async def refusal_for_banned(self, who: Requester) -> Answer | None:
+        """For actions that queue nothing (buttons): a banned user is refused there too."""
+        reason = await self.db.run(lambda j: admission.ban_reason(j.conn, who.user_id, who.guild_id))
+        return None if reason is None else refused("banned", admission.BANNED_TEXT)
+
+    async def dms_allowed(self) -> bool:
+        """DMs need the owner's setting and the moderators' bot-wide switch (`/mod dms`)."""
+        return self.settings.allow_dms and (await self.guild_config(None)).allow_dms is not False
 
     # --- user commands -----------------------------------------------------------------------
 

@@ -45,9 +45,17 @@ class Moderation:
 
         return await self.core.db.run(run)
 
-    async def _set(self, who: Requester, action: str, detail: str | None = None, **changes: Any) -> Any:
+    async def _set(
+        self,
+        who: Requester,
+        action: str,
+        detail: str | None = None,
+        *,
+        bot_wide: bool = False,
+        **changes: Any,
+    ) -> Any:
         def update(conn: Any) -> Any:
-            return admission.update_guild_config(conn, who.guild_id, **changes)
+            return admission.update_guild_config(conn, None if bot_wide else who.guild_id, **changes)
 
         return await self._change(who, action, update, detail=detail)
 

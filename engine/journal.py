@@ -393,6 +393,14 @@ class Journal:
         rows = self.conn.execute(sql + f" ORDER BY id DESC LIMIT {limit:d}", (guild_id,) if guild_id else ())
         return [dict(r) for r in rows]
 
+    def get_value(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_value(self, key: str, value: str) -> None:
+        with transaction(self.conn):
+            self.conn.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
+
     # --- delivery ----------------------------------------------------------------------------
 
     def deliverable(self, adapter: str, *, include_sending: bool = False) -> list[Job]:

@@ -1,0 +1,272 @@
+"""Showing progress and delivering clips on Discord, within its rules.
+
+- A job's status message is edited at most once every few seconds (Discord throttles edits).
+- A clip is delivered as the interaction's own response while its token is alive (15 min) and
+  this process sent it; otherwise, or after a restart, as a channel message replying to the
+  request that pings the requester, and only the requester.
+- The clip is re-encoded to fit the upload limit of where it goes; a 413 shrinks it further.
+  The rendered file is kept: a failed upload never costs a render.
+- A delivery begun before a restart is looked for before it is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.delivery import DeliveryError
+from bot.discord.views import clip_view, job_id_of, status_view
+from engine.journal import Job, JobState
+from engine.scheduler import format_eta
+
+if TYPE_CHECKING:
+    from bot.discord.bot import PromptreelBot
+
+log = logging.getLogger(__name__)
+
+DM_UPLOAD_LIMIT = 10 * 1024 * 1024
+TOKEN_LIFETIME = 15 * 60
+# Leave a margin: a token that expires mid-upload fails the whole upload.
+TOKEN_MARGIN = 60
+ACK_WAIT = 5.0
+
+
+def short(prompt: str, limit: int = 120) -> str:
+    text = discord.utils.escape_mentions(discord.utils.escape_markdown(prompt))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def status_text(job: Job, line: str) -> str:
+    return f"🎬 **{short(job.request.prompt)}**\n{line}"
+
+
+class DiscordAdapter:
+    name = "discord"
+
+    def __init__(self, bot: PromptreelBot) -> None:
+        self.bot = bot
+        self.session = f"{time.time():.6f}"
+        self._acks: dict[str, asyncio.Event] = {}
+        self._last_edit: dict[int, float] = {}
+
+    # --- acknowledgements ----------------------------------------------------------------------
+
+    def expect_ack(self, key: str) -> None:
+        """Register a reply that is about to be sent, so a fast job waits for it to exist."""
+        self._acks[key] = asyncio.Event()
+
+    def acked(self, key: str) -> None:
+        event = self._acks.pop(key, None)
+        if event is not None:
+            event.set()
+
+    async def _wait_ack(self, job: Job) -> None:
+        event = self._acks.get(job.reply.get("ack", ""))
+        if event is not None:
+            try:
+                await asyncio.wait_for(event.wait(), ACK_WAIT)
+            except TimeoutError:
+                log.warning("job %s: the request was never acknowledged", job.id)
+
+    def reply_for_interaction(self, interaction: discord.Interaction[Any]) -> dict[str, Any]:
+        key = f"i{interaction.id}"
+        self.expect_ack(key)
+        return {
+            "kind": "interaction",
+            "ack": key,
+            "session": self.session,
+            "application_id": interaction.application_id,
+            "token": interaction.token,
+            "created": interaction.created_at.timestamp(),
+            "channel_id": interaction.channel_id,
+            "upload_limit": interaction.filesize_limit,
+        }
+
+    def reply_for_message(self, message: discord.Message) -> dict[str, Any]:
+        key = f"m{message.id}"
+        self.expect_ack(key)
+        limit = message.guild.filesize_limit if message.guild else DM_UPLOAD_LIMIT
+        return {
+            "kind": "message",
+            "ack": key,
+            "session": self.session,
+            "channel_id": message.channel.id,
+            "request_message_id": message.id,
+            "upload_limit": limit,
+        }
+
+    def _token_alive(self, job: Job) -> bool:
+        r = job.reply
+        return (
+            r.get("kind") == "interaction"
+            and r.get("session") == self.session
+            and time.time() - float(r.get("created", 0)) < TOKEN_LIFETIME - TOKEN_MARGIN
+        )
+
+    def _webhook(self, job: Job) -> discord.Webhook:
+        r = job.reply
+        return discord.Webhook.partial(int(r["application_id"]), r["token"], client=self.bot)
+
+    async def _channel(self, job: Job) -> discord.abc.Messageable:
+        channel_id = job.reply.get("channel_id") or job.channel_id
+        channel = self.bot.get_channel(int(channel_id)) if channel_id else None
+        if channel is None and channel_id:
+            try:
+                channel = await self.bot.fetch_channel(int(channel_id))
+            except discord.HTTPException:
+                channel = None
+        if channel is None:  # a DM we have not seen since the restart
+            user = await self.bot.fetch_user(int(job.user_id))
+            channel = await user.create_dm()
+        assert isinstance(channel, discord.abc.Messageable)
+        return channel
+
+    # --- status and progress -------------------------------------------------------------------
+
+    async def edit_status(self, job: Job, content: str, *, view: discord.ui.View | None = None) -> None:
+        """Edit the job's status message wherever it lives; a missing one is not an error."""
+        r = job.reply
+        try:
+            if self._token_alive(job):
+                await self._webhook(job).edit_message(
+                    r.get("status_message_id") or "@original", content=content, view=view
+                )  # type: ignore[arg-type]
+            elif r.get("status_message_id"):
+                channel = await self._channel(job)
+                message = channel.get_partial_message(int(r["status_message_id"]))  # type: ignore[attr-defined]
+                await message.edit(content=content, view=view)
+        except discord.HTTPException as exc:
+            if not _gone(exc):
+                raise
+
+    async def on_progress(self, job: Job, step: int, total: int) -> None:
+        await self._wait_ack(job)
+        now = time.monotonic()
+        if step < total and now - self._last_edit.get(job.id, 0.0) < self.bot.settings.status_edit_seconds:
+            return
+        self._last_edit[job.id] = now
+        bar = "▰" * round(10 * step / max(1, total)) + "▱" * (10 - round(10 * step / max(1, total)))
+        await self.edit_status(
+            job, status_text(job, f"Rendering {bar} {step}/{total}"), view=status_view(job.id)
+        )
+
+    async def show_position(self, job: Job, position: int, eta_s: float) -> str:
+        return status_text(job, f"#{position} in queue, {format_eta(eta_s)}")
+
+    # --- delivery ------------------------------------------------------------------------------
+
+    async def deliver(self, job: Job) -> dict[str, Any] | None:
+        await self._wait_ack(job)
+        self._last_edit.pop(job.id, None)
+        if job.state not in (JobState.RENDERED, JobState.DELIVERED):
+            return await self._notify_end(job)
+        if job.delivery_attempts > 1:
+            found = await self._already_sent(job)
+            if found is not None:
+                log.info("job %s: delivery from before the restart had gone out; not sending again", job.id)
+                return {"clip_message_id": found}
+        limit = int(job.reply.get("upload_limit") or DM_UPLOAD_LIMIT)
+        for shrink in (1.0, 0.7, 0.45):
+            path = await asyncio.to_thread(fit_clip, Path(job.clip_path or ""), int(limit * 0.95 * shrink))
+            try:
+                return await self._send_clip(job, path)
+            except discord.HTTPException as exc:
+                if exc.status == 413 or exc.code == 40005:
+                    log.warning("job %s: upload too large (%s bytes); shrinking", job.id, path.stat().st_size)
+                    continue
+                if exc.status == 429 or exc.status >= 500:
+                    raise DeliveryError(f"Discord error {exc.status}", retry=True) from exc
+                if isinstance(exc, discord.Forbidden):
+                    raise DeliveryError("missing permissions to post in that channel", retry=False) from exc
+                raise
+        raise DeliveryError("the clip stays too large for this channel's upload limit", retry=False)
+
+    async def _send_clip(self, job: Job, path: Path) -> dict[str, Any]:
+        r = job.request
+        took = f" in {job.render_seconds:.0f} s" if job.render_seconds else ""
+        caption = f"**{short(r.prompt)}**\nseed {r.seed} · {r.model}{took}"
+        file = discord.File(path, filename=f"promptreel-{job.id}.mp4")
+        if self._token_alive(job):
+            try:
+                message = await self._webhook(job).edit_message(
+                    job.reply.get("status_message_id") or "@original",  # type: ignore[arg-type]
+                    content=f"<@{job.user_id}> {caption}",
+                    attachments=[file],
+                    view=clip_view(job.id),
+                    allowed_mentions=discord.AllowedMentions.none(),
+                )
+                return {"clip_message_id": message.id, "via": "interaction"}
+            except discord.HTTPException as exc:
+                if not _gone(exc):
+                    raise
+                # The token died early or the response was deleted: fall back to the channel.
+                file = discord.File(path, filename=f"promptreel-{job.id}.mp4")
+        channel = await self._channel(job)
+        reference = self._reference(job, channel)
+        message = await channel.send(
+            content=f"<@{job.user_id}> {caption}",
+            file=file,
+            view=clip_view(job.id),
+            reference=reference,  # type: ignore[arg-type]
+            # Discord drops a second message with the same nonce: a retry after a crash mid-send
+            # cannot post the clip twice.
+            nonce=f"promptreel-{job.id}",
+            allowed_mentions=discord.AllowedMentions(
+                everyone=False, roles=False, users=[discord.Object(int(job.user_id))], replied_user=True
+            ),
+        )
+        if reference is not None or job.reply.get("status_message_id"):
+            await self.edit_status(job, status_text(job, "Done ↓"), view=None)
+        return {"clip_message_id": message.id, "via": "channel"}
+
+    def _reference(self, job: Job, channel: Any) -> discord.MessageReference | None:
+        r = job.reply
+        target = r.get("request_message_id") or r.get("status_message_id")
+        if not target or not hasattr(channel, "get_partial_message"):
+            return None
+        return channel.get_partial_message(int(target)).to_reference(fail_if_not_exists=False)
+
+    async def _already_sent(self, job: Job) -> int | None:
+        """Look for the clip message a delivery before the restart may have posted."""
+        try:
+            if self._token_alive(job):
+                message = await self._webhook(job).fetch_message("@original")  # type: ignore[arg-type]
+                return message.id if message.attachments else None
+            channel = await self._channel(job)
+            async for message in channel.history(limit=50):  # type: ignore[attr-defined]
+                if (
+                    message.author.id == self.bot.user.id
+                    and job_id_of(message) == job.id
+                    and message.attachments
+                ):  # type: ignore[union-attr]
+                    return message.id
+        except discord.HTTPException:
+            return None
+        return None
+
+    async def _notify_end(self, job: Job) -> dict[str, Any]:
+        if job.state == JobState.CANCELLED:
+            line = "Cancelled."
+        else:
+            line = "Sorry, this one failed to render. Try again, or with other options."
+        await self.edit_status(job, status_text(job, line), view=None)
+        return {}
+
+
+def _gone(exc: discord.HTTPException) -> bool:
+    """The message or the interaction token no longer exists (deleted, expired, unknown)."""
+    return exc.status in (401, 404) or exc.code in (10008, 10015, 10062, 50027)
+
+
+def fit_clip(path: Path, max_bytes: int) -> Path:
+    """The clip as is if it fits, else a smaller re-encode kept next to it for later attempts."""
+    if path.stat().st_size <= max_bytes:
+        return path
+    from engine.encode import shrink_to_fit
+
+    return shrink_to_fit(path, max_bytes)

@@ -1,0 +1,277 @@
+"""The Discord bot: wiring (setup_hook), mentions and DMs, buttons, and the central error handler.
+
+It is a thin layer: every decision (admission, policy, limits, scheduling) is the core's, and
+this module only translates between Discord and `Core`. `create_bot` builds it fully wired
+without connecting, so `python -m bot`, tests and other hosts all start it the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import re
+import secrets
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import Settings
+from bot.core import Answer, Core, IdleWait, Requester, refused
+from bot.discord.adapter import DiscordAdapter, status_text
+from bot.discord.views import JobButton, RemixModal, job_id_of, status_view
+from bot.policy import PromptPolicy
+
+log = logging.getLogger(__name__)
+
+INTENTS = discord.Intents(guilds=True, guild_messages=True, dm_messages=True)
+_MENTION = re.compile(r"<@!?(\d+)>")
+
+
+class PromptreelBot(commands.Bot):
+    def __init__(
+        self, settings: Settings, *, idle_wait: IdleWait | None = None, policy: PromptPolicy | None = None
+    ):
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=INTENTS,
+            # Nobody is pinged unless a message says so explicitly: a prompt with @everyone is inert.
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+        )
+        self.settings = settings
+        self.adapter = DiscordAdapter(self)
+        self.core = Core(settings, self.adapter, policy=policy, idle_wait=idle_wait)
+        self.tree.on_error = self.on_tree_error  # type: ignore[method-assign]
+
+    async def setup_hook(self) -> None:
+        from bot.discord.commands import register
+
+        await self.core.start()
+        register(self)
+        self.add_dynamic_items(JobButton)
+        await self.sync_commands()
+
+    async def close(self) -> None:
+        await self.core.close()
+        await super().close()
+
+    # --- command sync --------------------------------------------------------------------------
+
+    async def sync_commands(self) -> bool:
+        """Sync only when the command set changed: a global sync on every start is rate limited."""
+        guild = discord.Object(self.settings.discord_dev_guild) if self.settings.discord_dev_guild else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        payload = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        key = f"discord:commands:{guild.id if guild else 'global'}"
+        if await self.core.db.get_value(key) == digest:
+            return False
+        await self.tree.sync(guild=guild)
+        await self.core.db.set_value(key, digest)
+        log.info("synced %d commands to %s", len(payload), guild.id if guild else "all guilds")
+        return True
+
+    # --- who is asking -------------------------------------------------------------------------
+
+    async def requester(
+        self, user: discord.abc.User, guild: discord.Guild | None, channel_id: int | None
+    ) -> Requester:
+        is_mod = False
+        if guild is not None and isinstance(user, discord.Member):
+            cfg = await self.core.guild_config(str(guild.id))
+            is_mod = user.guild_permissions.manage_guild or (
+                cfg.mod_role_id is not None and any(r.id == cfg.mod_role_id for r in user.roles)
+            )
+        return Requester(
+            user_id=str(user.id),
+            user_name=user.display_name,
+            guild_id=str(guild.id) if guild else None,
+            channel_id=str(channel_id) if channel_id else None,
+            is_mod=is_mod,
+        )
+
+    async def interaction_requester(self, interaction: discord.Interaction[Any]) -> Requester:
+        return await self.requester(interaction.user, interaction.guild, interaction.channel_id)
+
+    # --- answering -----------------------------------------------------------------------------
+
+    async def answer(self, interaction: discord.Interaction[Any], answer: Answer) -> None:
+        """Queued jobs get a public status message; everything else is for the asker's eyes only."""
+        if answer.event == "queued" and answer.job_id is not None:
+            job = await self.core.db.get(answer.job_id)
+            text = status_text(job, answer.text.split(": ", 1)[-1])
+            key = job.reply.get("ack", "")
+            try:
+                response = await interaction.response.send_message(text, view=status_view(job.id))
+                message = getattr(response, "resource", None)
+                if isinstance(message, discord.InteractionMessage):
+                    await self.core.db.update_reply(job.id, status_message_id=message.id)
+            finally:
+                self.adapter.acked(key)
+            return
+        text = answer.text
+        if answer.retry_after_s:
+            text += f" (try again in {int(answer.retry_after_s) + 1} s)"
+        await self.send_ephemeral(interaction, text)
+
+    async def send_ephemeral(self, interaction: discord.Interaction[Any], text: str) -> None:
+        if interaction.response.is_done():
+            await interaction.followup.send(text[:2000], ephemeral=True)
+        else:
+            await interaction.response.send_message(text[:2000], ephemeral=True)
+
+    async def submit_interaction(
+        self, interaction: discord.Interaction[Any], prompt: str, options: dict[str, Any]
+    ) -> None:
+        who = await self.interaction_requester(interaction)
+        reply = self.adapter.reply_for_interaction(interaction)
+        try:
+            answer = await self.core.submit(who, prompt, options, reply=reply)
+        except BaseException:
+            self.adapter.acked(reply["ack"])
+            raise
+        if answer.event != "queued":
+            self.adapter.acked(reply["ack"])
+        await self.answer(interaction, answer)
+
+    # --- mentions and DMs ----------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or self.user is None:
+            return
+        is_dm = message.guild is None
+        if not is_dm and self.user not in message.mentions:
+            return
+        text = _MENTION.sub(
+            lambda m: "" if int(m.group(1)) == self.user.id else m.group(0), message.content
+        ).strip()  # type: ignore[union-attr]
+        if is_dm and not await self.core.dms_allowed():
+            await message.reply("Prompts by DM are turned off; use /video in a server.", mention_author=False)
+            return
+        who = await self.requester(message.author, message.guild, message.channel.id)
+        if not text:
+            await message.reply(self.core.help_text()[:2000], mention_author=False)
+            return
+        reply = self.adapter.reply_for_message(message)
+        try:
+            parent = (
+                job_id_of(message.reference.resolved)
+                if message.reference and isinstance(message.reference.resolved, discord.Message)
+                else None
+            )
+            if parent is not None:
+                answer = await self.core.remix(who, parent, text, reply=reply)
+            else:
+                answer = await self.core.submit_text(who, text, reply=reply)
+            if answer.event == "queued" and answer.job_id is not None:
+                job = await self.core.db.get(answer.job_id)
+                status = await message.reply(
+                    status_text(job, answer.text.split(": ", 1)[-1]),
+                    view=status_view(job.id),
+                    mention_author=False,
+                )
+                await self.core.db.update_reply(job.id, status_message_id=status.id)
+            else:
+                text = answer.text + (
+                    f" (try again in {int(answer.retry_after_s) + 1} s)" if answer.retry_after_s else ""
+                )
+                await message.reply(text[:2000], mention_author=False)
+        finally:
+            self.adapter.acked(reply["ack"])
+
+    # --- buttons and the modal ----------------------------------------------------------------
+
+    async def on_job_button(self, interaction: discord.Interaction[Any], action: str, job_id: int) -> None:
+        who = await self.interaction_requester(interaction)
+        banned = await self.core.refusal_for_banned(who)
+        if banned is not None:
+            await self.send_ephemeral(interaction, banned.text)
+            return
+        job = await self.core.db.get(job_id)
+        if job is None:
+            await self.send_ephemeral(interaction, "That video is no longer in the journal.")
+            return
+        if action == "info":
+            await self.send_ephemeral(interaction, (await self.core.show(who, job_id)).text)
+            return
+        mine = job.user_id == who.user_id
+        if not mine and not (who.is_mod and action in ("delete", "cancel")):
+            await self.send_ephemeral(
+                interaction, "That's not yours: only the person who asked for it can do that."
+            )
+            return
+        if action == "reroll":
+            await self.submit_reroll(interaction, who, job_id)
+        elif action == "remix":
+            from engine.presets import get_preset
+
+            limit = get_preset(job.request.model).max_prompt_chars
+            await interaction.response.send_modal(RemixModal(job_id, job.request.prompt, limit))
+        elif action == "cancel":
+            await self.send_ephemeral(interaction, (await self.core.cancel(who, job_id)).text)
+        elif action == "delete":
+            if interaction.message is not None:
+                await interaction.message.delete()
+            await self.core.db.audit(
+                "delete",
+                actor_id=who.user_id,
+                guild_id=who.guild_id,
+                user_id=job.user_id,
+                detail=f"job {job_id}",
+            )
+            await self.send_ephemeral(interaction, "Deleted.")
+
+    async def submit_reroll(self, interaction: discord.Interaction[Any], who: Requester, job_id: int) -> None:
+        reply = self.adapter.reply_for_interaction(interaction)
+        answer = await self.core.reroll(who, job_id, reply=reply)
+        if answer.event != "queued":
+            self.adapter.acked(reply["ack"])
+        await self.answer(interaction, answer)
+
+    async def on_remix_submit(self, interaction: discord.Interaction[Any], job_id: int, prompt: str) -> None:
+        who = await self.interaction_requester(interaction)
+        reply = self.adapter.reply_for_interaction(interaction)
+        answer = await self.core.remix(who, job_id, prompt, reply=reply)
+        if answer.event != "queued":
+            self.adapter.acked(reply["ack"])
+        await self.answer(interaction, answer)
+
+    # --- errors --------------------------------------------------------------------------------
+
+    async def on_tree_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        """One place for every command's failure: a polite line for the user, the traceback for the log."""
+        if isinstance(error, app_commands.CheckFailure):
+            text = "Only moderators can use that command." if "moderator" in str(error) else str(error)
+            await self.send_ephemeral(interaction, text)
+            return
+        ref = secrets.token_hex(4)
+        log.error("command error ref=%s", ref, exc_info=error)
+        try:
+            await self.send_ephemeral(
+                interaction, f"Sorry, something went wrong (ref `{ref}`). Please try again later."
+            )
+        except discord.HTTPException:
+            log.warning("could not tell the user about error ref=%s", ref)
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        ref = secrets.token_hex(4)
+        log.exception("event %s failed ref=%s", event_method, ref)
+        message = args[0] if args and isinstance(args[0], discord.Message) else None
+        if message is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await message.reply(f"Sorry, something went wrong (ref `{ref}`).", mention_author=False)
+
+
+def create_bot(settings: Settings, *, idle_wait: IdleWait | None = None) -> PromptreelBot:
+    """The fully wired bot, not yet connected: commands, views and workers start in setup_hook."""
+    return PromptreelBot(settings, idle_wait=idle_wait)
+
+
+__all__ = ["PromptreelBot", "create_bot", "refused"]
