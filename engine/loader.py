@@ -6,6 +6,7 @@ can fail for lack of files ends in `ModelUnavailable` with one line saying what 
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -89,6 +90,32 @@ def _unavailable(preset: Preset, source: str, settings: EngineSettings, why: str
     )
 
 
+# Any one of these holds a tokenizer's vocabulary (fast tokenizer, sentencepiece, BPE, WordPiece).
+_VOCAB_FILES = ("tokenizer.json", "spiece.model", "tokenizer.model", "vocab.json", "vocab.txt")
+
+
+def _missing_components(folder: Path) -> list[str]:
+    """Components model_index.json lists but the folder lacks.
+
+    from_pretrained fails on most of these by itself, but not on a tokenizer: transformers
+    quietly builds a default, near-empty one, and every prompt would render the same clip.
+    """
+    try:
+        index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ["a readable model_index.json"]
+    missing = []
+    for name, spec in index.items():
+        if name.startswith("_") or not isinstance(spec, list) or None in spec:
+            continue
+        sub = folder / name
+        if not sub.is_dir():
+            missing.append(f"{name}/")
+        elif "Tokenizer" in str(spec[-1]) and not any((sub / f).is_file() for f in _VOCAB_FILES):
+            missing.append(f"{name}/ vocabulary")
+    return missing
+
+
 def load_pipeline(preset: Preset, settings: EngineSettings) -> Any:
     """Load the preset's pipeline once; the caller keeps it warm for every render."""
     import diffusers
@@ -103,6 +130,9 @@ def load_pipeline(preset: Preset, settings: EngineSettings) -> Any:
         folder = Path(source)
         if not (folder / "model_index.json").is_file():
             raise _unavailable(preset, source, settings, "no model_index.json there")
+        missing = _missing_components(folder)
+        if missing:
+            raise _unavailable(preset, source, settings, f"incomplete download, missing {', '.join(missing)}")
         kwargs: dict[str, Any] = {"local_files_only": True}
     else:
         kwargs = {"local_files_only": settings.offline}

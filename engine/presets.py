@@ -160,7 +160,9 @@ _register(
         pipeline_class="CogVideoXPipeline",
         source="THUDM/CogVideoX-2b",
         dtype="float16",
-        frame_step=4,
+        # 8k+1, not 4k+1: the VAE decodes latents in pairs after an odd first chunk, so an even
+        # latent count ((frames - 1) / 4 + 1) comes back 3 frames long (13 frames -> 16).
+        frame_step=8,
         frame_offset=1,
         min_frames=9,
         max_frames=49,
