@@ -32,4 +32,4 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 bench: setup
-	$(PY) bench/engine_overhead.py
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

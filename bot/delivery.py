@@ -32,6 +32,17 @@ class DeliveryError(Exception):
         self.retry = retry
 
 
+async def _at_most(awaitable: Any, seconds: float) -> None:
+    """Await in the calling task for up to `seconds`, so `idle_wait` declares the task that waits.
+
+    (`asyncio.wait_for` runs the awaitable in a child task, so a wait declared inside it left
+    the waiting task itself looking busy to a harness such as simcord.)
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await awaitable
+
+
 def backoff(attempt: int) -> float:
     return min(300.0, 2.0 * 2 ** max(0, attempt - 1))
 
@@ -67,8 +78,7 @@ class Dispatcher:
     async def changed(self, within: float) -> None:
         """Wait until something was delivered, or `within` seconds pass."""
         async with self._changed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.core.idle_wait(self._changed.wait()), within)
+            await self.core.idle_wait(_at_most(self._changed.wait(), within))
 
     async def _signal(self) -> None:
         async with self._changed:
@@ -88,8 +98,7 @@ class Dispatcher:
                 first = False
             except Exception:
                 log.exception("dispatcher pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.core.idle_wait(self._wake.wait()), self.poll)
+            await self.core.idle_wait(_at_most(self._wake.wait(), self.poll))
             self._wake.clear()
 
     async def _drain_events(self) -> None:
@@ -102,7 +111,8 @@ class Dispatcher:
         if self._progress_seen.get(job_id, -1) >= step:
             return
         job = job or await self.core.db.get(job_id)
-        if job is None or job.adapter != self.core.adapter.name:
+        # A late progress event must never be shown after the result went out.
+        if job is None or job.adapter != self.core.adapter.name or job.delivery in ("sending", "sent"):
             return
         self._progress_seen[job_id] = step
         try:
@@ -119,7 +129,7 @@ class Dispatcher:
     async def _deliver(self, job: Job) -> None:
         db = self.core.db
         try:
-            if not await db.begin_delivery(job.id):
+            if not await db.begin_delivery(job.id, seen_attempts=job.delivery_attempts):
                 return
             try:
                 updates = await self.core.adapter.deliver(job)
@@ -128,6 +138,8 @@ class Dispatcher:
                 give_up = not exc.retry or attempts >= MAX_DELIVERY_ATTEMPTS
                 log.warning("delivery of job %s failed (attempt %s): %s", job.id, attempts, exc)
                 await db.delivery_failed(job.id, str(exc), retry_in=None if give_up else backoff(attempts))
+                if give_up:
+                    await self._tell_undeliverable(job, str(exc))
                 return
             except Exception as exc:
                 log.exception("delivery of job %s crashed", job.id)
@@ -141,3 +153,13 @@ class Dispatcher:
             self._inflight.pop(job.id, None)
             await self._signal()
             self._wake.set()
+
+    async def _tell_undeliverable(self, job: Job, reason: str) -> None:
+        """The requester hears that their video exists but could not be posted, where possible."""
+        tell = getattr(self.core.adapter, "undeliverable", None)
+        if tell is None:
+            return
+        try:
+            await tell(job, reason)
+        except Exception:
+            log.warning("could not tell the requester of job %s about the failed delivery", job.id)

@@ -105,7 +105,9 @@ class DiscordAdapter:
         return (
             r.get("kind") == "interaction"
             and r.get("session") == self.session
-            and time.time() - float(r.get("created", 0)) < TOKEN_LIFETIME - TOKEN_MARGIN
+            # Discord's clock, like `created` (the interaction's snowflake time), not the host's.
+            and discord.utils.utcnow().timestamp() - float(r.get("created", 0))
+            < TOKEN_LIFETIME - TOKEN_MARGIN
         )
 
     def _webhook(self, job: Job) -> discord.Webhook:
@@ -145,6 +147,8 @@ class DiscordAdapter:
                 raise
 
     async def on_progress(self, job: Job, step: int, total: int) -> None:
+        if job.state != JobState.RUNNING:  # the clip's own edit must be the last word
+            return
         await self._wait_ack(job)
         now = time.monotonic()
         if step < total and now - self._last_edit.get(job.id, 0.0) < self.bot.settings.status_edit_seconds:
@@ -165,14 +169,19 @@ class DiscordAdapter:
         self._last_edit.pop(job.id, None)
         if job.state not in (JobState.RENDERED, JobState.DELIVERED):
             return await self._notify_end(job)
-        if job.delivery_attempts > 1:
+        # `job` was read before begin_delivery counted this attempt: > 0 means one went before.
+        if job.delivery_attempts > 0:
             found = await self._already_sent(job)
             if found is not None:
                 log.info("job %s: delivery from before the restart had gone out; not sending again", job.id)
                 return {"clip_message_id": found}
         limit = int(job.reply.get("upload_limit") or DM_UPLOAD_LIMIT)
+        clip = Path(job.clip_path or "")
+        # Shrink from what was refused: a clip already under a stale `limit` must still get smaller.
+        size = await asyncio.to_thread(lambda: clip.stat().st_size)
+        budget = min(int(limit * 0.95), size)
         for shrink in (1.0, 0.7, 0.45):
-            path = await asyncio.to_thread(fit_clip, Path(job.clip_path or ""), int(limit * 0.95 * shrink))
+            path = await asyncio.to_thread(fit_clip, clip, int(budget * shrink))
             try:
                 return await self._send_clip(job, path)
             except discord.HTTPException as exc:
@@ -248,6 +257,10 @@ class DiscordAdapter:
         except discord.HTTPException:
             return None
         return None
+
+    async def undeliverable(self, job: Job, reason: str) -> None:
+        line = f"Your video is ready, but I couldn't post it here ({reason}). Moderators: see job {job.id}."
+        await self.edit_status(job, status_text(job, line), view=None)
 
     async def _notify_end(self, job: Job) -> dict[str, Any]:
         if job.state == JobState.CANCELLED:

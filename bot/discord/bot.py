@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import re
 import secrets
 from typing import Any
@@ -114,10 +115,7 @@ class PromptreelBot(commands.Bot):
             finally:
                 self.adapter.acked(key)
             return
-        text = answer.text
-        if answer.retry_after_s:
-            text += f" (try again in {int(answer.retry_after_s) + 1} s)"
-        await self.send_ephemeral(interaction, text)
+        await self.send_ephemeral(interaction, retry_text(answer))
 
     async def send_ephemeral(self, interaction: discord.Interaction[Any], text: str) -> None:
         if interaction.response.is_done():
@@ -177,10 +175,7 @@ class PromptreelBot(commands.Bot):
                 )
                 await self.core.db.update_reply(job.id, status_message_id=status.id)
             else:
-                text = answer.text + (
-                    f" (try again in {int(answer.retry_after_s) + 1} s)" if answer.retry_after_s else ""
-                )
-                await message.reply(text[:2000], mention_author=False)
+                await message.reply(retry_text(answer)[:2000], mention_author=False)
         finally:
             self.adapter.acked(reply["ack"])
 
@@ -267,6 +262,13 @@ class PromptreelBot(commands.Bot):
         if message is not None:
             with contextlib.suppress(discord.HTTPException):
                 await message.reply(f"Sorry, something went wrong (ref `{ref}`).", mention_author=False)
+
+
+def retry_text(answer: Answer) -> str:
+    """The answer's text, saying when to try again unless it already does (the rate limit does)."""
+    if not answer.retry_after_s or "try again in" in answer.text.lower():
+        return answer.text
+    return f"{answer.text} (try again in {math.ceil(answer.retry_after_s)} s)"
 
 
 def create_bot(settings: Settings, *, idle_wait: IdleWait | None = None) -> PromptreelBot:

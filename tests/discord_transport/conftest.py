@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakediscord.fixtures import fake_discord, make_fake_discord
+
+__all__ = ["fake_discord", "make_fake_discord"]
+
+
+@pytest.fixture(scope="session")
+def transport_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models dir holding the tiny model, built once per session and shared by every bot."""
+    import torch
+
+    from engine.tiny import ensure_tiny_model
+
+    models_dir = tmp_path_factory.mktemp("transport-models")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ensure_tiny_model(models_dir / "tiny")
+    finally:
+        torch.set_num_threads(before)
+    return models_dir
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """The tiny model's ops take microseconds: extra intra-op threads only spin on a busy box."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No DISCORD_* / PROMPTREEL_* from the developer's shell may reach the bot's settings."""
+    for name in list(os.environ):
+        if name.startswith(("DISCORD_", "PROMPTREEL_")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def make_settings(
+    tmp_path: Path, transport_models_dir: Path, clean_env: None, one_torch_thread: None
+) -> Callable[..., Any]:
+    """`make_settings(**overrides)`: bot Settings rooted in this test's tmp_path, `.env` ignored."""
+
+    def make(**overrides: Any) -> Any:
+        from bot.config import Settings
+
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "models_dir": transport_models_dir,
+            "model": "tiny",
+            "device": "cpu",
+            "offline": True,
+            "status_edit_seconds": 0,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+    return make

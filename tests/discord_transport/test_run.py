@@ -1,0 +1,119 @@
+"""`python -m bot`: what a server owner sees when the bot cannot connect — one `error:` line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+
+import bot.discord.bot as discord_bot
+from bot.discord.bot import INTENTS
+from bot.discord.run import _run
+from tests.fakediscord import FakeDiscord
+
+
+@pytest.fixture
+def settings_for(tmp_path: Path, clean_env: None) -> Callable[..., Any]:
+    """Settings for a bot that never renders (no in-process worker, so no model is loaded)."""
+
+    def make(**overrides: Any) -> Any:
+        from bot.config import Settings
+
+        return Settings(_env_file=None, data_dir=tmp_path / "data", in_process_worker=False, **overrides)
+
+    return make
+
+
+def _error_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("error:")]
+
+
+def test_missing_token_exits_with_one_error_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "PROMPTREEL_"))}
+    # cwd is an empty tmp dir, so no .env is read either.
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = _error_lines(proc.stderr)
+    assert len(lines) == 1, proc.stderr
+    assert "DISCORD_TOKEN" in lines[0]
+    assert proc.stderr.strip() == lines[0]  # nothing but that line
+    assert proc.stdout == ""
+    assert not (tmp_path / "data").exists()  # it stopped before touching anything
+
+
+async def test_rejected_token_prints_one_line_and_returns_1(
+    fake_discord: FakeDiscord, settings_for: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = fake_discord
+    settings = settings_for(discord_token="not-the-right-token")
+    with fake.patch_discord():
+        code = await _run(settings)
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = _error_lines(err)
+    assert len(lines) == 1 and "rejected DISCORD_TOKEN" in lines[0], err
+    me = fake.find_requests("GET /users/@me")
+    assert [(r.status, r.authorization) for r in me] == [(401, "Bot not-the-right-token")]
+    assert not fake.sessions  # it never reached the gateway
+
+
+def test_bot_requests_no_privileged_intent() -> None:
+    assert INTENTS.members is False
+    assert INTENTS.presences is False
+    assert INTENTS.message_content is False
+    privileged = discord.Intents.none()
+    privileged.members = privileged.presences = privileged.message_content = True
+    assert INTENTS.value & privileged.value == 0
+    assert INTENTS.guilds and INTENTS.guild_messages and INTENTS.dm_messages
+
+
+async def test_logs_in_where_every_privileged_intent_is_off(
+    make_fake_discord: Callable[..., Any], settings_for: Callable[..., Any]
+) -> None:
+    """A bot whose owner enabled no privileged intent in the portal still connects."""
+    fake = await make_fake_discord(allowed_privileged_intents=0)
+    bot = discord_bot.create_bot(settings_for())
+    async with fake.run_client(bot, timeout=60):
+        assert bot.user is not None and bot.user.id == fake.bot_user.id
+    assert fake.identify_payloads[0]["intents"] == INTENTS.value
+
+
+async def test_refused_intent_prints_one_line_and_returns_1(
+    make_fake_discord: Callable[..., Any],
+    settings_for: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The owner edited INTENTS to ask for message content but did not enable it in the portal.
+
+    The only change is that constant (the case the error message is written for); Discord's
+    refusal (close code 4014) comes from the fake gateway.
+    """
+    fake = await make_fake_discord(allowed_privileged_intents=0)
+    wants_content = discord.Intents(INTENTS.value)
+    wants_content.message_content = True
+    monkeypatch.setattr(discord_bot, "INTENTS", wants_content)
+    settings = settings_for(discord_token=fake.token)
+    with fake.patch_discord():
+        code = await _run(settings)
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = _error_lines(err)
+    assert len(lines) == 1 and "refused an intent" in lines[0], err
+    assert fake.identify_payloads[0]["intents"] == wants_content.value
