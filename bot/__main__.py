@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
 import sys
 from pathlib import Path
@@ -23,8 +24,7 @@ def _console(argv: list[str]) -> int:
 
     from bot.console import ConsoleAdapter, run_console
     from bot.core import Core
-    from engine.loader import ModelUnavailable
-    from engine.presets import UnknownPreset, get_preset
+    from engine.presets import ModelUnavailable, UnknownPreset, get_preset
 
     overrides: dict[str, object] = {}
     if args.db is not None:
@@ -38,6 +38,9 @@ def _console(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     mods = {name.strip() for name in args.mods.split(",") if name.strip()}
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        # Bytes that are not valid text become U+FFFD instead of ending the input (strict locales).
+        sys.stdin.reconfigure(errors="replace")
     adapter = ConsoleAdapter(sys.stdout, as_json=args.json)
     try:
         return asyncio.run(run_console(Core(settings, adapter), adapter, mods))

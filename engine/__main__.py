@@ -92,7 +92,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     settings = EngineSettings()
     preset = get_preset(args.model or settings.model)
-    fmt = args.format or (args.out.suffix.lstrip(".").lower() if args.out else "mp4")
+    fmt = args.format or ((args.out.suffix.lstrip(".").lower() if args.out else "") or "mp4")
     if fmt not in ("mp4", "gif", "webm"):
         raise UsageError(f"unknown output format {fmt!r}; use mp4, gif or webm")
     request = build_request(
@@ -144,7 +144,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.loader import ModelUnavailable
+    from engine.encode import EncodeError
+    from engine.presets import ModelUnavailable
 
     try:
         args = build_parser().parse_args(argv)
@@ -153,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, InvalidRequest, UnknownPreset) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except ModelUnavailable as exc:
+    except (ModelUnavailable, EncodeError) as exc:
+        # EncodeError: e.g. a --max-bytes no encode can meet; its message is written for users.
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

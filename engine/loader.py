@@ -14,16 +14,12 @@ from typing import Any
 
 import torch
 
-from engine.presets import Preset
+from engine.presets import ModelUnavailable, Preset
 from engine.settings import EngineSettings
 
 log = logging.getLogger(__name__)
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-class ModelUnavailable(RuntimeError):
-    """The weights for a preset are not on this machine and cannot be fetched."""
 
 
 def quiet_libraries() -> None:

@@ -245,6 +245,13 @@ class UnknownPreset(ValueError):
     pass
 
 
+class ModelUnavailable(RuntimeError):
+    """The weights for a preset are not on this machine and cannot be fetched.
+
+    Defined here, torch-free, so the chat side can catch it without importing the loader.
+    """
+
+
 def get_preset(name: str) -> Preset:
     try:
         return PRESETS[name]

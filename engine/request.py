@@ -78,9 +78,14 @@ def parse_aspect(text: str) -> float:
     return w / h
 
 
+def _number(value: float) -> str:
+    # `:g` alone would show the seed limit as 4.29497e+09: neither readable nor the real limit.
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _check_range(name: str, value: float, low: float, high: float, unit: str = "") -> None:
     if not math.isfinite(value) or value < low or value > high:
-        raise InvalidRequest(f"{name} must be between {low:g} and {high:g}{unit}.")
+        raise InvalidRequest(f"{name} must be between {_number(low)} and {_number(high)}{unit}.")
 
 
 def build_request(

@@ -33,7 +33,7 @@ def run_discord(argv: list[str]) -> int:
 
 async def _run(settings: Settings) -> int:
     from bot.discord.bot import create_bot
-    from engine.loader import ModelUnavailable
+    from engine.presets import ModelUnavailable
 
     bot = create_bot(settings)
     token = settings.discord_token.get_secret_value().strip()  # type: ignore[union-attr]
