@@ -191,10 +191,9 @@ class Moderation:
     async def dms(self, who: Requester, allowed: bool) -> Answer:
         if not who.is_mod:
             return refused("not_moderator", NOT_MOD)
-        await self._set(who, "dms", detail="on" if allowed else "off", allow_dms=allowed)
-        return info(
-            f"Prompts by DM from this server's members are now {'allowed' if allowed else 'refused'}."
-        )
+        # A DM has no server to take a policy from, so this switch is bot-wide.
+        await self._set(who, "dms", detail="on" if allowed else "off", bot_wide=True, allow_dms=allowed)
+        return info(f"Prompts by DM are now {'allowed' if allowed else 'refused'} (for the whole bot).")
 
     async def mod_role(self, who: Requester, role_id: int | None) -> Answer:
         if not who.is_mod:
