@@ -161,9 +161,12 @@ async def _read_lines(stream: TextIO, queue: asyncio.Queue[str | None]) -> None:
     loop = asyncio.get_running_loop()
 
     def pump() -> None:
-        for line in stream:
-            loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\r\n"))
-        loop.call_soon_threadsafe(queue.put_nowait, None)
+        try:
+            for line in stream:
+                loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\r\n"))
+        finally:
+            # Even if reading fails, the session must end (and finish its jobs) rather than hang.
+            loop.call_soon_threadsafe(queue.put_nowait, None)
 
     threading.Thread(target=pump, name="promptreel-stdin", daemon=True).start()
 

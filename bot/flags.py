@@ -35,6 +35,9 @@ _FLAGS: dict[str, tuple[str, type, str]] = {
 FLAG_HELP = "--seed N --frames N --seconds S --fps N --ar W:H --neg TEXT --steps N --guidance G --model NAME"
 
 _DASHES = re.compile(r"(^|\s)[\u2012\u2013\u2014\u2015\u2212]{1,2}(?=[a-zA-Z])")
+# An apostrophe inside a word ("it's", "dog's") is never a quote; shlex would pair two of them.
+_IN_WORD_APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")
+_APOSTROPHE_MARK = "\ue0a7"  # private use: stands in for those apostrophes while splitting
 
 
 @dataclass
@@ -43,14 +46,28 @@ class Parsed:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+def _split(text: str) -> list[str]:
+    try:
+        return shlex.split(text, posix=True)
+    except ValueError:
+        pass
+    # A lone single quote ("the '90s") is not a quote either: honour double quotes only, so
+    # `the '90s --neg "low quality"` still keeps its quoted value together.
+    lexer = shlex.shlex(text, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    lexer.quotes = '"'
+    try:
+        return list(lexer)
+    except ValueError:
+        return text.split()  # unbalanced double quotes too: plain splitting
+
+
 def parse_prompt(text: str) -> Parsed:
     """Split free text into the prompt and its options; raise InvalidRequest on bad flags."""
     text = _DASHES.sub(r"\1--", text)
-    try:
-        tokens = shlex.split(text, posix=True)
-    except ValueError:
-        # An apostrophe ("a dog's life") is not a quote; fall back to plain splitting.
-        tokens = text.split()
+    text = _IN_WORD_APOSTROPHE.sub(_APOSTROPHE_MARK, text)
+    tokens = [token.replace(_APOSTROPHE_MARK, "'") for token in _split(text)]
     words: list[str] = []
     options: dict[str, Any] = {}
     i = 0

@@ -251,11 +251,15 @@ class Journal:
         """Take the next job in fair order, plus compatible ones behind it up to `max_batch`."""
         now = self.clock()
         with transaction(self.conn):
-            order = scheduler.fair_order(self.conn, models)
-            if not order:
+            if max_batch == 1:
+                first = scheduler.head(self.conn, models)
+                ids = [first.id] if first else []
+            else:
+                order = scheduler.fair_order(self.conn, models)
+                key = order[0].batch_key if order else None
+                ids = [w.id for w in order if w.batch_key == key][:max_batch]
+            if not ids:
                 return []
-            head = order[0]
-            ids = [head.id, *[w.id for w in order[1:] if w.batch_key == head.batch_key][: max_batch - 1]]
             marks = ",".join("?" * len(ids))
             rows = self.conn.execute(
                 f"""UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1,
@@ -411,13 +415,18 @@ class Journal:
             (adapter, self.clock()),
         )
 
-    def begin_delivery(self, job_id: int) -> bool:
-        """Record that a reply is about to go out; False if another sender already took it."""
+    def begin_delivery(self, job_id: int, *, seen_attempts: int | None = None) -> bool:
+        """Record that a reply is about to go out; False if another sender already took it.
+
+        A sender passes the `delivery_attempts` it read with the job: of two senders (two bot
+        processes on one file) that read the same row, only the first to begin wins.
+        """
+        fence = "" if seen_attempts is None else " AND delivery_attempts = ?"
         with transaction(self.conn):
             cur = self.conn.execute(
                 "UPDATE jobs SET delivery = 'sending', delivery_attempts = delivery_attempts + 1"
-                " WHERE id = ? AND delivery IN ('pending', 'sending')",
-                (job_id,),
+                f" WHERE id = ? AND delivery IN ('pending', 'sending'){fence}",
+                (job_id,) if seen_attempts is None else (job_id, seen_attempts),
             )
         return cur.rowcount == 1
 

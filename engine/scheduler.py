@@ -50,6 +50,37 @@ def fair_order(conn: sqlite3.Connection, models: Sequence[str] | None = None) ->
     return [Waiting(r["id"], r["user_id"], r["model"], r["cost"], r["batch_key"]) for r in rows]
 
 
+_HEAD = """
+SELECT j.id, j.user_id, j.model, j.cost, j.batch_key, MIN(j.id) AS first,
+       (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' AND r.user_id = j.user_id) AS running
+FROM jobs j
+WHERE j.state = 'queued' {model_filter}
+  AND j.priority = (SELECT MAX(priority) FROM jobs WHERE state = 'queued' {top_filter})
+GROUP BY j.user_id
+ORDER BY running, first
+LIMIT 1
+"""
+
+
+def head(conn: sqlite3.Connection, models: Sequence[str] | None = None) -> Waiting | None:
+    """The job `fair_order` would put first, without ranking the whole queue.
+
+    Only each user's oldest waiting job can come first (their later ones have higher rounds
+    and ids), so one pass grouped by user finds it. Claims run this under the write lock, so
+    its cost is paid by every writer; with a long queue it is far cheaper than the ranking.
+    """
+    params: list[str] = []
+    model_filter = top_filter = ""
+    if models:
+        marks = ",".join("?" * len(models))
+        model_filter, top_filter = f"AND j.model IN ({marks})", f"AND model IN ({marks})"
+        params = [*models, *models]
+    row = conn.execute(_HEAD.format(model_filter=model_filter, top_filter=top_filter), params).fetchone()
+    if row is None:
+        return None
+    return Waiting(row["id"], row["user_id"], row["model"], row["cost"], row["batch_key"])
+
+
 def sec_per_cost(conn: sqlite3.Connection, model: str) -> float:
     row = conn.execute("SELECT sec_per_cost FROM speeds WHERE model = ?", (model,)).fetchone()
     return row[0] if row else DEFAULT_SEC_PER_COST

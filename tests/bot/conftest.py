@@ -1,0 +1,78 @@
+"""Shared fixtures for the chat-side tests: one tiny model per session, isolated settings.
+
+The tiny model is built once per session into a shared folder (`tiny_models_dir`); every Core,
+worker and console subprocess loads it from there, the way a real worker loads weights. Settings
+never read `.env` or the developer's own `PROMPTREEL_*` variables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _no_promptreel_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("PROMPTREEL_") or name in ("DISCORD_TOKEN", "DISCORD_DEV_GUILD"):
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder holding the tiny model, built once for the whole session."""
+    from engine.tiny import ensure_tiny_model
+
+    models = tmp_path_factory.mktemp("models")
+    ensure_tiny_model(models / "tiny")
+    return models
+
+
+@pytest.fixture(scope="session")
+def renderer(tiny_models_dir: Path) -> Iterator[Any]:
+    """One warm tiny Renderer shared by the in-process tests (workers take it as `renderer=`).
+
+    Torch runs on one thread while it is in use: the tiny model's ops take microseconds, and on
+    a box whose cores are shared, OpenMP threads spin-waiting on each other make renders far slower.
+    """
+    import torch
+
+    from bot.config import Settings
+    from engine.render import Renderer
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield Renderer(Settings(_env_file=None, models_dir=tiny_models_dir, device="cpu"), "tiny")
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, tiny_models_dir: Path) -> Callable[..., Any]:
+    """`make_settings(**overrides)`: bot Settings rooted in this test's tmp_path, no worker thread."""
+    from bot.config import Settings
+
+    def make(**overrides: Any) -> Any:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path,
+            "models_dir": tiny_models_dir,
+            "model": "tiny",
+            "device": "cpu",
+            "in_process_worker": False,
+            "rate_burst": 50,
+            "rate_per_minute": 60.0,
+            "max_waiting_per_user": 50,
+            "max_waiting_per_guild": 1000,
+            "max_queue": 1000,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+    return make

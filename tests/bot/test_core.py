@@ -1,0 +1,499 @@
+"""bot.core.Core in-process, against a real journal file and the real tiny model.
+
+No worker thread runs inside the Core here (`in_process_worker=False`): a test renders exactly
+when it wants by calling `Worker.run_once` on a thread, so queue order and timing are its own.
+The adapter is a small recorder written for these tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from bot.core import Answer, Core, Requester
+from bot.delivery import DeliveryError
+from bot.moderation import Moderation
+from engine import scheduler
+from engine.journal import Job, JobState, Journal
+from engine.request import build_request
+from engine.worker import Worker
+
+ALICE = Requester("alice", "Alice", "g1", "c1")
+BOB = Requester("bob", "Bob", "g1", "c1")
+CAROL = Requester("carol", "Carol", "g1", "c1")
+MOD = Requester("mod", "Mod", "g1", "c1", is_mod=True)
+TINY = {"frames": 2, "steps": 1, "width": 32, "height": 32}
+TINY_COST = 2 * 1
+
+
+class Recorder:
+    """An adapter that remembers everything and can be told to fail deliveries."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.progress: list[tuple[int, int, int]] = []
+        self.calls: list[int] = []
+        self.delivered: list[Job] = []
+        self.fail_next: dict[int, list[Exception]] = {}
+
+    async def on_progress(self, job: Job, step: int, total: int) -> None:
+        self.progress.append((job.id, step, total))
+
+    async def deliver(self, job: Job) -> dict[str, Any] | None:
+        self.calls.append(job.id)
+        errors = self.fail_next.get(job.id)
+        if errors:
+            raise errors.pop(0)
+        self.delivered.append(job)
+        return {"message_id": f"msg-{job.id}"}
+
+
+StartCore = Callable[..., Awaitable[Core]]
+
+
+@pytest.fixture
+async def start_core(make_settings: Callable[..., Any]) -> AsyncIterator[StartCore]:
+    running: list[Core] = []
+
+    async def start(adapter: Recorder | None = None, **overrides: Any) -> Core:
+        core = Core(make_settings(**overrides), adapter or Recorder())
+        await core.start()
+        running.append(core)
+        return core
+
+    yield start
+    for core in reversed(running):
+        await core.close()
+
+
+async def stop(core: Core) -> None:
+    """Close a core before the test ends (the fixture then skips it)."""
+    await core.close()
+    core.journal = None
+    core.dispatcher = None
+
+
+async def render_all(core: Core, renderer: Any) -> int:
+    """Render every queued job with a real worker on a thread; returns how many batches ran."""
+    worker = Worker(core.settings, renderer=renderer, name="test-worker")
+    try:
+        batches = 0
+        while await asyncio.to_thread(worker.run_once):
+            batches += 1
+        return batches
+    finally:
+        worker.journal.close()
+
+
+async def idle(core: Core) -> None:
+    await asyncio.wait_for(core.wait_idle(), timeout=60)
+
+
+def queued(answer: Answer) -> int:
+    assert answer.event == "queued", answer
+    assert answer.job_id is not None
+    return answer.job_id
+
+
+# --- fairness and ETAs -------------------------------------------------------------------------
+
+
+async def test_fair_order_across_three_users(start_core: StartCore) -> None:
+    core = await start_core()
+    answers = [await core.submit(who, "a paper boat", TINY) for who in [ALICE] * 3 + [BOB] * 2 + [CAROL]]
+    a1, a2, a3, b1, b2, c1 = (queued(a) for a in answers)
+    # A latecomer's first job goes ahead of anyone's second: bob and carol are not pushed back.
+    assert [a.position for a in answers] == [1, 2, 3, 2, 4, 3]
+
+    expected = [a1, b1, c1, a2, b2, a3]
+    assert (await core.queue(BOB)).data["jobs"] == expected
+    for position, job_id in enumerate(expected, start=1):
+        pos = await core.db.position(job_id)
+        assert pos is not None and pos.position == position
+
+    # Workers take them in exactly that order; a running job counts as its owner's first round.
+    journal = Journal(core.settings.resolved_db_path)
+    try:
+        claimed = []
+        while batch := journal.claim("w1", models=["tiny"]):
+            claimed += [j.id for j in batch]
+    finally:
+        journal.close()
+    assert claimed == expected
+
+
+async def test_late_first_job_overtakes_a_running_users_backlog(start_core: StartCore) -> None:
+    core = await start_core()
+    a1 = queued(await core.submit(ALICE, "a kite", TINY))
+    a2 = queued(await core.submit(ALICE, "a kite", TINY))
+    journal = Journal(core.settings.resolved_db_path)
+    try:
+        assert [j.id for j in journal.claim("w1", models=["tiny"])] == [a1]
+        b1 = queued(answer := await core.submit(BOB, "a sled", TINY))
+        assert answer.position == 1  # alice is already being served
+        assert [j.id for j in journal.claim("w1", models=["tiny"])] == [b1]
+        assert [j.id for j in journal.claim("w1", models=["tiny"])] == [a2]
+    finally:
+        journal.close()
+
+
+async def test_eta_grows_with_position_and_uses_measured_speed(start_core: StartCore, renderer: Any) -> None:
+    core = await start_core()
+    people = [Requester(f"u{i}", f"U{i}", "g1") for i in range(4)]
+    answers = [await core.submit(who, "a windmill", TINY) for who in people]
+    assert [a.position for a in answers] == [1, 2, 3, 4]
+    etas = [a.eta_s for a in answers]
+    assert all(e is not None for e in etas)
+    assert etas == sorted(etas) and len(set(etas)) == 4
+    # Nothing rendered yet: the default speed, and each job waits for those ahead of it.
+    for position, eta in enumerate(etas, start=1):
+        assert eta == pytest.approx(position * TINY_COST * scheduler.DEFAULT_SEC_PER_COST)
+
+    worker = Worker(core.settings, renderer=renderer, name="eta-worker")
+    try:
+        assert await asyncio.to_thread(worker.run_once)
+    finally:
+        worker.journal.close()
+    first = await core.db.get(answers[0].job_id)
+    assert first is not None and first.state == JobState.RENDERED and first.render_seconds
+    measured = first.render_seconds / TINY_COST
+    speed = await core.db.run(lambda j: scheduler.sec_per_cost(j.conn, "tiny"))
+    assert speed == pytest.approx(measured)
+    assert speed != scheduler.DEFAULT_SEC_PER_COST
+
+    # Everyone moved up one place, at the measured speed.
+    for position, answer in enumerate(answers[1:], start=1):
+        pos = await core.db.position(answer.job_id)
+        assert pos is not None
+        assert pos.position == position
+        assert pos.eta_s == pytest.approx(position * TINY_COST * speed)
+    late = await core.submit(Requester("u9", "U9", "g1"), "a windmill", TINY)
+    assert late.position == 4
+    assert late.eta_s == pytest.approx(4 * TINY_COST * speed)
+    # Cost counts: a job eight times as big waits as long as eight small ones.
+    big = await core.submit(Requester("u10", "U10", "g1"), "a windmill", {**TINY, "frames": 16})
+    assert big.position == 5
+    assert big.eta_s == pytest.approx((4 * TINY_COST + 16) * speed)
+
+
+# --- reroll and remix --------------------------------------------------------------------------
+
+ORIGINAL = (
+    'a red fox in snow --seed 7 --frames 3 --steps 2 --fps 6 --guidance 5 --ar 16:9 --neg "blurry, dark"'
+)
+
+
+def _options(job: Job) -> dict[str, Any]:
+    r = job.request
+    return {k: getattr(r, k) for k in ("model", "negative_prompt", "frames", "fps", "width", "height",
+                                       "steps", "guidance")}  # fmt: skip
+
+
+async def test_reroll_keeps_prompt_and_options_with_a_new_seed(start_core: StartCore) -> None:
+    core = await start_core()
+    original = await core.db.get(queued(await core.submit_text(ALICE, ORIGINAL)))
+    assert original is not None
+    assert original.request.seed == 7 and original.request.negative_prompt == "blurry, dark"
+
+    seeds = set()
+    for who in (ALICE, BOB):  # anyone may reroll a clip they saw
+        job = await core.db.get(queued(await core.reroll(who, original.id)))
+        assert job is not None
+        assert job.parent_id == original.id
+        assert job.user_id == who.user_id
+        assert job.request.prompt == "a red fox in snow"
+        assert _options(job) == _options(original)
+        assert job.request.seed != 7
+        seeds.add(job.request.seed)
+    assert len(seeds) == 2
+
+    missing = await core.reroll(ALICE, 999)
+    assert missing.event == "refused" and missing.reason == "not_found"
+
+
+async def test_remix_keeps_seed_and_options_with_the_new_prompt(start_core: StartCore) -> None:
+    core = await start_core()
+    original = await core.db.get(queued(await core.submit_text(ALICE, ORIGINAL)))
+    assert original is not None
+
+    job = await core.db.get(queued(await core.remix(BOB, original.id, "a blue fox in sand")))
+    assert job is not None
+    assert job.parent_id == original.id
+    assert job.request.prompt == "a blue fox in sand"
+    assert job.request.seed == 7
+    assert _options(job) == _options(original)
+
+    # Options typed with the new prompt change only themselves.
+    job = await core.db.get(queued(await core.remix(ALICE, original.id, "a grey fox --steps 4")))
+    assert job is not None
+    assert job.request.steps == 4 and job.request.seed == 7
+    assert {**_options(original), "steps": 4} == _options(job)
+
+    for bad in ("", "a fox --seed", "a fox --bogus 1", "a fox --frames 999"):
+        answer = await core.remix(ALICE, original.id, bad)
+        assert answer.event == "refused" and answer.reason == "invalid", bad
+    assert (await core.remix(ALICE, 999, "x")).reason == "not_found"
+
+
+# --- cancel, moderation, bans, pause, limits ---------------------------------------------------
+
+
+async def test_cancel_by_a_non_owner_is_refused(start_core: StartCore) -> None:
+    core = await start_core()
+    job_id = queued(await core.submit(ALICE, "a lantern", TINY))
+
+    answer = await core.cancel(BOB, job_id)
+    assert answer.event == "refused" and answer.reason == "not_found"
+    job = await core.db.get(job_id)
+    assert job is not None and job.state == JobState.QUEUED and not job.cancel_requested
+    assert (await core.cancel(BOB, 999)).reason == "not_found"
+
+    # A moderator may, and it is audited.
+    answer = await core.cancel(MOD, job_id)
+    assert answer.event == "info"
+    job = await core.db.get(job_id)
+    assert job is not None and job.state == JobState.CANCELLED
+    (row,) = [r for r in await core.db.audit_log("g1", 50) if r["action"] == "cancel"]
+    assert row["actor_id"] == "mod" and row["user_id"] == "alice" and row["detail"] == f"job {job_id}"
+    assert "already cancelled" in (await core.cancel(ALICE, job_id)).text
+
+    # The owner may cancel their own; that is no moderator action.
+    own = queued(await core.submit(ALICE, "a lantern", TINY))
+    assert (await core.cancel(ALICE, own)).event == "info"
+    assert len([r for r in await core.db.audit_log("g1", 50) if r["action"] == "cancel"]) == 1
+
+    # Both cancelled jobs are reported to their requester exactly once.
+    await idle(core)
+    adapter = core.adapter
+    assert isinstance(adapter, Recorder)
+    assert sorted(adapter.calls) == [job_id, own]
+    assert all(j.state == JobState.CANCELLED for j in adapter.delivered)
+
+
+async def test_moderator_actions_write_audit_rows(start_core: StartCore) -> None:
+    core = await start_core()
+    mod = Moderation(core)
+    # Members cannot do any of it, and leave no trace.
+    for attempt in (
+        mod.pause(ALICE), mod.resume(ALICE), mod.clear(ALICE), mod.ban(ALICE, "bob"),
+        mod.unban(ALICE, "bob"), mod.limit(ALICE, {"per_user": "1"}), mod.words(ALICE, "add", ["x"]),
+        mod.category(ALICE, "violence", False), mod.audit(ALICE), mod.cancel(ALICE, 1),
+    ):  # fmt: skip
+        answer = await attempt
+        assert answer.event == "refused" and answer.reason == "not_moderator"
+    assert await core.db.audit_log(None, 50) == []
+
+    queued(await core.submit(BOB, "a teapot", TINY))
+    for answer in (
+        await mod.pause(MOD),
+        await mod.resume(MOD),
+        await mod.limit(MOD, {"per_user": "2", "rate": "1.5"}),
+        await mod.words(MOD, "add", ["Zorblax"]),
+        await mod.category(MOD, "violence", False),
+        await mod.ban(MOD, "troll", "spamming"),
+        await mod.unban(MOD, "troll"),
+        await mod.clear(MOD),
+    ):
+        assert answer.event == "info", answer
+    # Refusals that change nothing are not audited.
+    assert (await mod.ban(MOD, "mod")).reason == "invalid"
+    assert (await mod.category(MOD, "minors", False)).reason == "invalid"
+    assert (await mod.limit(MOD, {"per_user": "0"})).reason == "invalid"
+
+    rows = list(reversed(await core.db.audit_log("g1", 50)))
+    assert [r["action"] for r in rows] == [
+        "pause", "resume", "limit", "words add", "category", "ban", "unban", "clear",
+    ]  # fmt: skip
+    assert all(r["actor_id"] == "mod" and r["guild_id"] == "g1" for r in rows)
+    by_action = {r["action"]: r for r in rows}
+    assert by_action["limit"]["detail"] == "max_waiting_per_user=2, rate_per_minute=1.5"
+    assert by_action["words add"]["detail"] == "zorblax"
+    assert by_action["category"]["detail"] == "violence off"
+    assert by_action["ban"]["user_id"] == "troll" and by_action["ban"]["detail"] == "spamming"
+    assert by_action["unban"]["user_id"] == "troll"
+    assert by_action["clear"]["detail"] == "1 jobs"
+
+    # The changes are in force, and the audit command shows them.
+    assert (await core.submit(ALICE, "a zorblax", TINY)).category == "custom"
+    queued(await core.submit(ALICE, "a bloody decapitation", TINY))  # violence is off here
+    log = await mod.audit(MOD)
+    assert log.event == "info" and "ban by mod user troll: spamming" in log.text
+
+
+async def test_policy_refusals_are_audited_without_an_actor(start_core: StartCore) -> None:
+    core = await start_core()
+    answer = await core.submit(ALICE, "a n\u200bude statue", TINY)
+    assert answer.event == "refused" and answer.reason == "policy" and answer.category == "sexual"
+    (row,) = await core.db.audit_log("g1", 10)
+    assert row["action"] == "refused" and row["category"] == "sexual"
+    assert row["user_id"] == "alice" and row["actor_id"] is None
+    # The prompt itself is recorded as refused, never queued.
+    assert (await core.db.count_waiting()) == 0
+
+
+async def test_banned_user_is_refused_on_submit_reroll_and_remix(start_core: StartCore) -> None:
+    core = await start_core()
+    mod = Moderation(core)
+    own = queued(await core.submit(ALICE, "a castle", TINY))
+    other = queued(await core.submit(BOB, "a moat", TINY))
+
+    answer = await mod.ban(MOD, "alice", "spam")
+    assert "1 waiting jobs cancelled" in answer.text
+    job = await core.db.get(own)
+    assert job is not None and job.state == JobState.CANCELLED
+    job = await core.db.get(other)
+    assert job is not None and job.state == JobState.QUEUED
+
+    for answer in (
+        await core.submit(ALICE, "a castle", TINY),
+        await core.submit_text(ALICE, "a castle --seed 3"),
+        await core.reroll(ALICE, own),
+        await core.reroll(ALICE, other),
+        await core.remix(ALICE, own, "a tower"),
+        await core.remix(ALICE, other, "a tower"),
+    ):
+        assert answer.event == "refused" and answer.reason == "banned", answer
+    # The ban is alice's alone, and this guild's alone.
+    queued(await core.reroll(BOB, own))
+    alice_elsewhere = Requester("alice", "Alice", "g2", "c9")
+    queued(await core.submit(alice_elsewhere, "a castle", TINY))
+
+    # A ban everywhere reaches other guilds too; unbanning lifts it.
+    await mod.ban(MOD, "alice", "spam", everywhere=True)
+    assert (await core.submit(alice_elsewhere, "a castle", TINY)).reason == "banned"
+    await mod.unban(MOD, "alice", everywhere=True)
+    await mod.unban(MOD, "alice")
+    queued(await core.submit(ALICE, "a castle", TINY))
+
+
+async def test_pause_refuses_new_prompts(start_core: StartCore) -> None:
+    core = await start_core()
+    mod = Moderation(core)
+    waiting = queued(await core.submit(ALICE, "a comet", TINY))
+    await mod.pause(MOD)
+    for answer in (
+        await core.submit(BOB, "a comet", TINY),
+        await core.reroll(BOB, waiting),
+        await core.remix(BOB, waiting, "a meteor"),
+    ):
+        assert answer.event == "refused" and answer.reason == "paused"
+    # Queued jobs stay queued; other guilds are not paused.
+    job = await core.db.get(waiting)
+    assert job is not None and job.state == JobState.QUEUED
+    queued(await core.submit(Requester("bob", "Bob", "g2"), "a comet", TINY))
+    await mod.resume(MOD)
+    queued(await core.submit(BOB, "a comet", TINY))
+
+
+async def test_limits_set_by_mods_persist_across_a_new_core(start_core: StartCore) -> None:
+    first = await start_core()
+    answer = await Moderation(first).limit(MOD, {"per_user": "1", "burst": "2", "rate": "0.5"})
+    assert answer.event == "info"
+    assert answer.data["limits"]["max_waiting_per_user"] == 1
+    for bad in ({"per_user": "0"}, {"per_user": "lots"}, {"per_guild": "5000"}, {"speed": "3"}):
+        assert (await Moderation(first).limit(MOD, bad)).reason == "invalid", bad
+    await stop(first)
+
+    core = await start_core()  # same database file
+    shown = await Moderation(core).limit(MOD, {})
+    assert shown.data["limits"] == {
+        "rate_burst": 2, "rate_per_minute": 0.5, "max_waiting_per_user": 1,
+        "max_waiting_per_guild": 1000, "max_queue": 1000,
+    }  # fmt: skip
+    queued(await core.submit(ALICE, "a dune", TINY))
+    refused = await core.submit(ALICE, "a dune", TINY)
+    assert refused.reason == "too_many_waiting" and refused.retry_after_s and refused.retry_after_s > 0
+    queued(await core.submit(BOB, "a dune", TINY))
+    # Another guild keeps the bot-wide defaults.
+    elsewhere = Requester("alice", "Alice", "g2")
+    queued(await core.submit(elsewhere, "a dune", TINY))
+
+
+# --- delivery ----------------------------------------------------------------------------------
+
+
+async def test_delivery_retried_after_a_transient_error_and_not_after_a_permanent_one(
+    start_core: StartCore, renderer: Any
+) -> None:
+    adapter = Recorder()
+    core = await start_core(adapter)
+    flaky = queued(await core.submit(ALICE, "a ferris wheel", TINY))
+    gone = queued(await core.submit(BOB, "a carousel", TINY))
+    crashy = queued(await core.submit(CAROL, "a roller coaster", TINY))
+    adapter.fail_next[flaky] = [DeliveryError("rate limited by the chat", retry=True)]
+    adapter.fail_next[gone] = [DeliveryError("channel deleted", retry=False)]
+    adapter.fail_next[crashy] = [RuntimeError("adapter bug")]
+
+    assert await render_all(core, renderer) == 3
+    # Returns once the retried deliveries went out: several dispatcher passes after the
+    # permanent failure, so a wrong retry of it would have happened by now.
+    await idle(core)
+
+    assert adapter.calls.count(flaky) == 2
+    assert adapter.calls.count(crashy) == 2
+    assert adapter.calls.count(gone) == 1
+    assert sorted(j.id for j in adapter.delivered) == sorted([flaky, crashy])
+    for job in adapter.delivered:
+        assert job.state == JobState.RENDERED and job.clip_path
+        assert await asyncio.to_thread(os.path.isfile, job.clip_path)
+
+    for job_id in (flaky, crashy):
+        job = await core.db.get(job_id)
+        assert job is not None
+        assert (job.state, job.delivery, job.delivery_attempts) == (JobState.DELIVERED, "sent", 2)
+        assert job.reply == {"message_id": f"msg-{job_id}"}
+    job = await core.db.get(gone)
+    assert job is not None
+    assert (job.state, job.delivery, job.delivery_attempts) == (JobState.RENDERED, "failed", 1)
+    assert job.error == "channel deleted"
+    assert await core.db.deliverable(adapter.name, include_sending=True) == []
+    assert await core.db.unfinished(adapter.name) == []
+
+
+async def test_two_dispatchers_on_one_database_deliver_each_job_once(
+    start_core: StartCore, make_settings: Callable[..., Any]
+) -> None:
+    """Two bot processes on one database (a restart overlapping the old one, two consoles)."""
+    # Twenty finished jobs, recorded the way a worker records them, before either bot starts.
+    journal = Journal(make_settings().resolved_db_path)
+    try:
+        ids = []
+        for i in range(20):
+            request = build_request(f"clip {i}", model="tiny", frames=2, steps=1, seed=i)
+            ids.append(journal.enqueue(request, user_id=f"u{i}", adapter=Recorder.name).id)
+            (job,) = journal.claim("w1", models=["tiny"])
+            assert journal.complete(job.id, "w1", job.attempts, f"/clips/job-{job.id}.mp4", 0.1)
+    finally:
+        journal.close()
+
+    one, two = Recorder(), Recorder()
+    first, second = await asyncio.gather(start_core(one), start_core(two))
+    await idle(first)
+    await idle(second)
+    assert sorted(one.calls + two.calls) == ids
+
+
+def test_of_two_senders_that_read_the_same_row_only_one_begins(make_settings: Callable[..., Any]) -> None:
+    path = make_settings().resolved_db_path
+    a, b = Journal(path), Journal(path)
+    try:
+        request = build_request("a clip", model="tiny", frames=2, steps=1, seed=1)
+        job_id = a.enqueue(request, user_id="u", adapter="recorder").id
+        (job,) = a.claim("w1", models=["tiny"])
+        assert a.complete(job.id, "w1", job.attempts, "/clips/x.mp4", 0.1)
+        (seen_by_a,) = a.deliverable("recorder")
+        (seen_by_b,) = b.deliverable("recorder")
+        assert a.begin_delivery(job_id, seen_attempts=seen_by_a.delivery_attempts)
+        assert not b.begin_delivery(job_id, seen_attempts=seen_by_b.delivery_attempts)
+        # After a restart, the one left 'sending' is offered again, once.
+        (again,) = b.deliverable("recorder", include_sending=True)
+        assert b.begin_delivery(job_id, seen_attempts=again.delivery_attempts)
+        assert not a.begin_delivery(job_id, seen_attempts=again.delivery_attempts)
+    finally:
+        a.close()
+        b.close()

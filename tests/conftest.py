@@ -1,0 +1,65 @@
+"""Fixtures shared by the whole suite: a controllable clock and a journal on a real SQLite file.
+
+The engine-specific fixtures (the tiny model, isolated settings) live in tests/engine/conftest.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+class Clock:
+    """A clock tests move by hand: `Journal(..., clock=clock)`, then `clock.advance(61)`."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def journal_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "promptreel.db"
+
+
+@pytest.fixture
+def open_journal(journal_path: Path, clock: Clock) -> Iterator[Callable[..., Any]]:
+    """`open_journal(**kwargs)`: a Journal on this test's database file, closed at teardown.
+
+    Defaults to the test's `clock`, a 30 s lease and 3 attempts; each call opens a new
+    connection, which is how a second process or a restarted bot sees the same file.
+    """
+    from engine.journal import Journal
+
+    opened: list[Any] = []
+
+    def open_(**kwargs: Any) -> Any:
+        kwargs.setdefault("clock", clock)
+        kwargs.setdefault("lease_seconds", 30.0)
+        kwargs.setdefault("max_attempts", 3)
+        journal = Journal(kwargs.pop("path", journal_path), **kwargs)
+        opened.append(journal)
+        return journal
+
+    yield open_
+    for journal in opened:
+        journal.close()
+
+
+@pytest.fixture
+def journal(open_journal: Callable[..., Any]) -> Any:
+    return open_journal()
