@@ -192,7 +192,7 @@ class Core:
         except TypeError:
             return refused("invalid", "Some of those options can't be used together.")
 
-        job, refusal = await self.db.run(self._intake, who, request, parent_id, reply)
+        job, refusal = await self.db.run(self._intake, who, request, prompt, parent_id, reply)
         if refusal is not None:
             return refused(
                 refusal.reason, refusal.text, retry_after_s=refusal.retry_after_s, category=refusal.category
@@ -214,6 +214,7 @@ class Core:
         journal: Journal,
         who: Requester,
         request: Any,
+        typed: str,
         parent_id: int | None,
         reply: dict[str, Any] | None,
     ) -> tuple[Job, admission.Refusal | None]:
@@ -224,7 +225,8 @@ class Core:
             now = journal.clock()
             cfg = admission.guild_config(conn, who.guild_id)
             verdict = self.policy.check(
-                request.prompt, disabled=cfg.disabled_categories, custom_words=cfg.blocked_words
+                # The prompt as typed: cleaning drops bidi overrides, which the policy reads.
+                typed, disabled=cfg.disabled_categories, custom_words=cfg.blocked_words
             )
             if not verdict.allowed:
                 write_audit(

@@ -336,6 +336,18 @@ async def test_policy_refusals_are_audited_without_an_actor(start_core: StartCor
     assert (await core.db.count_waiting()) == 0
 
 
+async def test_policy_reads_the_prompt_as_typed_before_cleaning(start_core: StartCore) -> None:
+    """A right-to-left override hides a word by reversing it; cleaning drops the override, so
+    the policy must see the prompt as typed to read it the way people will."""
+    core = await start_core()
+    answer = await core.submit(ALICE, "a \u202eedun\u202c woman", TINY)
+    assert answer.event == "refused" and answer.category == "sexual"
+    fine = await core.submit(BOB, "a \u202etac\u202c on a sofa", TINY)
+    assert fine.event == "queued"
+    job = await core.db.get(fine.job_id)
+    assert "\u202e" not in job.request.prompt  # stored cleaned all the same
+
+
 async def test_banned_user_is_refused_on_submit_reroll_and_remix(start_core: StartCore) -> None:
     core = await start_core()
     mod = Moderation(core)
