@@ -15,70 +15,13 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from engine import scheduler
 from engine.db import DbThread, connect, transaction
+from engine.jobs import Job, JobState
 from engine.request import RenderRequest
-
-
-class JobState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    RENDERED = "rendered"
-    DELIVERED = "delivered"
-    CANCELLED = "cancelled"
-    REFUSED = "refused"
-    FAILED = "failed"
-    DEAD = "dead"
-
-
-WAITING = (JobState.QUEUED, JobState.RUNNING)
-# States a user is told about once; `delivery` tracks whether that reply went out.
-NOTIFY = (JobState.RENDERED, JobState.FAILED, JobState.DEAD, JobState.CANCELLED)
-
-
-@dataclass(frozen=True)
-class Job:
-    id: int
-    created_at: float
-    user_id: str
-    user_name: str | None
-    guild_id: str | None
-    channel_id: str | None
-    adapter: str
-    priority: int
-    model: str
-    request: RenderRequest
-    state: JobState
-    attempts: int
-    owner: str | None
-    lease_until: float | None
-    started_at: float | None
-    finished_at: float | None
-    progress_step: int | None
-    progress_total: int | None
-    cancel_requested: bool
-    clip_path: str | None
-    render_seconds: float | None
-    error: str | None
-    parent_id: int | None
-    reply: dict[str, Any]
-    delivery: str | None
-    delivery_attempts: int
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Job:
-        data = dict(row)
-        fields = {k: data.get(k) for k in cls.__dataclass_fields__}
-        fields["request"] = RenderRequest.from_dict(json.loads(data["request"]))
-        fields["state"] = JobState(data["state"])
-        fields["reply"] = json.loads(data["reply"] or "{}")
-        fields["cancel_requested"] = bool(data["cancel_requested"])
-        return cls(**fields)
 
 
 def write_audit(

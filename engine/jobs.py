@@ -1,0 +1,66 @@
+"""A job as the journal records it: who asked, what they asked for, and where it stands.
+
+Kept apart from `engine.journal` so readers of jobs (the adapters, the scheduler's callers)
+see the record without the storage code around it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from engine.request import RenderRequest
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    RENDERED = "rendered"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    REFUSED = "refused"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    created_at: float
+    user_id: str
+    user_name: str | None
+    guild_id: str | None
+    channel_id: str | None
+    adapter: str
+    priority: int
+    model: str
+    request: RenderRequest
+    state: JobState
+    attempts: int
+    owner: str | None
+    lease_until: float | None
+    started_at: float | None
+    finished_at: float | None
+    progress_step: int | None
+    progress_total: int | None
+    cancel_requested: bool
+    clip_path: str | None
+    render_seconds: float | None
+    error: str | None
+    parent_id: int | None
+    reply: dict[str, Any]
+    delivery: str | None
+    delivery_attempts: int
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Job:
+        data = dict(row)
+        fields = {k: data.get(k) for k in cls.__dataclass_fields__}
+        fields["request"] = RenderRequest.from_dict(json.loads(data["request"]))
+        fields["state"] = JobState(data["state"])
+        fields["reply"] = json.loads(data["reply"] or "{}")
+        fields["cancel_requested"] = bool(data["cancel_requested"])
+        return cls(**fields)
