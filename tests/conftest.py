@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite: a controllable clock and a journal on a real SQLite file.
 
-The engine-specific fixtures (the tiny model, isolated settings) live in tests/engine/conftest.py.
+The tiny model is built once per session here and shared by every folder's tests; settings
+fixtures, which differ between the engine and the bot, live in each folder's conftest.py.
 """
 
 from __future__ import annotations
@@ -63,3 +64,29 @@ def open_journal(journal_path: Path, clock: Clock) -> Iterator[Callable[..., Any
 @pytest.fixture
 def journal(open_journal: Callable[..., Any]) -> Any:
     return open_journal()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Torch on one intra-op thread for the whole run.
+
+    The tiny models' ops take microseconds, so more threads only add overhead; and on a CI box
+    whose cores are shared, OpenMP threads spin-waiting on each other make renders many times
+    slower. The event loop of the bots under test also keeps a core this way.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models dir holding the tiny model, built and saved once for the whole session."""
+    from engine.tiny import ensure_tiny_model
+
+    models_dir = tmp_path_factory.mktemp("models")
+    ensure_tiny_model(models_dir / "tiny")
+    return models_dir

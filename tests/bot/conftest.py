@@ -25,16 +25,6 @@ def _no_promptreel_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models folder holding the tiny model, built once for the whole session."""
-    from engine.tiny import ensure_tiny_model
-
-    models = tmp_path_factory.mktemp("models")
-    ensure_tiny_model(models / "tiny")
-    return models
-
-
-@pytest.fixture(scope="session")
 def renderer(tiny_models_dir: Path) -> Iterator[Any]:
     """One warm tiny Renderer shared by the in-process tests (workers take it as `renderer=`).
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,27 +55,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # --- the model and settings --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A models dir holding the tiny model, built once per session; torch on one thread.
-
-    The tiny model's ops take microseconds, so more threads only add overhead, and on a shared
-    CI box spin-waiting OpenMP threads make renders far slower. Restored at the end.
-    """
-    import torch
-
-    from engine.tiny import ensure_tiny_model
-
-    models_dir = tmp_path_factory.mktemp("models")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        ensure_tiny_model(models_dir / "tiny")
-        yield models_dir
-    finally:
-        torch.set_num_threads(before)
 
 
 def isolated_settings(data_dir: Path, models_dir: Path, **overrides: Any) -> Settings:

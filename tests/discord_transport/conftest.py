@@ -12,23 +12,6 @@ from tests.fakediscord.fixtures import fake_discord, make_fake_discord
 __all__ = ["fake_discord", "make_fake_discord"]
 
 
-@pytest.fixture(scope="session")
-def transport_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models dir holding the tiny model, built once per session and shared by every bot."""
-    import torch
-
-    from engine.tiny import ensure_tiny_model
-
-    models_dir = tmp_path_factory.mktemp("transport-models")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        ensure_tiny_model(models_dir / "tiny")
-    finally:
-        torch.set_num_threads(before)
-    return models_dir
-
-
 @pytest.fixture
 def one_torch_thread() -> Iterator[None]:
     """The tiny model's ops take microseconds: extra intra-op threads only spin on a busy box."""
@@ -50,7 +33,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def make_settings(
-    tmp_path: Path, transport_models_dir: Path, clean_env: None, one_torch_thread: None
+    tmp_path: Path, tiny_models_dir: Path, clean_env: None, one_torch_thread: None
 ) -> Callable[..., Any]:
     """`make_settings(**overrides)`: bot Settings rooted in this test's tmp_path, `.env` ignored."""
 
@@ -59,7 +42,7 @@ def make_settings(
 
         values: dict[str, Any] = {
             "data_dir": tmp_path / "data",
-            "models_dir": transport_models_dir,
+            "models_dir": tiny_models_dir,
             "model": "tiny",
             "device": "cpu",
             "offline": True,

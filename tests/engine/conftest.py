@@ -64,23 +64,6 @@ def single_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models dir holding the tiny model, built and saved once per session."""
-    import torch
-
-    from engine.tiny import ensure_tiny_model
-
-    models_dir = tmp_path_factory.mktemp("models")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        ensure_tiny_model(models_dir / "tiny")
-    finally:
-        torch.set_num_threads(before)
-    return models_dir
-
-
-@pytest.fixture(scope="session")
 def tiny_renderer(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A warm Renderer for the tiny preset, loaded from the session's saved model."""
     from engine.render import Renderer
