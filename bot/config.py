@@ -7,19 +7,12 @@ here are defaults for every guild; moderators override the guild ones with `/mod
 from __future__ import annotations
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import SettingsConfigDict
 
 from engine.settings import EngineSettings
 
 
 class Settings(EngineSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="PROMPTREEL_",
-        env_file=".env",
-        env_file_encoding="utf-8",
-        env_ignore_empty=True,
-        extra="ignore",
-    )
+    # model_config (env prefix PROMPTREEL_, the .env file) is inherited from EngineSettings.
 
     discord_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("DISCORD_TOKEN", "PROMPTREEL_DISCORD_TOKEN")
