@@ -200,7 +200,7 @@ class Core:
         if self.worker is not None:
             self.worker.wake.set()
         pos = await self.db.position(job.id)
-        where = f"#{pos.position} in queue, {format_eta(pos.eta_s)}" if pos else "starting now"
+        where = queue_line(pos.position if pos else 0, pos.eta_s if pos else 0.0)
         return Answer(
             "queued",
             f"Queued job {job.id}: {where}.",
@@ -226,7 +226,9 @@ class Core:
             cfg = admission.guild_config(conn, who.guild_id)
             verdict = self.policy.check(
                 # The prompt as typed: cleaning drops bidi overrides, which the policy reads.
-                typed, disabled=cfg.disabled_categories, custom_words=cfg.blocked_words
+                typed,
+                disabled=cfg.disabled_categories,
+                custom_words=cfg.blocked_words,
             )
             if not verdict.allowed:
                 write_audit(
@@ -342,6 +344,11 @@ class Core:
                 f"steps up to {p.max_steps}, prompts up to {p.max_prompt_chars} characters"
             )
         return "\n".join(lines)
+
+
+def queue_line(position: int, eta_s: float) -> str:
+    """'#3 in queue, about 2 min': what a waiting job's status says (position 0: already starting)."""
+    return f"#{position} in queue, {format_eta(eta_s)}" if position else "starting now"
 
 
 def _options_of(job: Job) -> dict[str, Any]:

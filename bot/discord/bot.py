@@ -14,6 +14,7 @@ import logging
 import math
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -21,7 +22,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
-from bot.core import Answer, Core, IdleWait, Requester, refused
+from bot.core import Answer, Core, IdleWait, Requester, queue_line
 from bot.discord.adapter import DiscordAdapter, status_text
 from bot.discord.views import JobButton, RemixModal, job_id_of, status_view
 from bot.policy import PromptPolicy
@@ -105,7 +106,7 @@ class PromptreelBot(commands.Bot):
         """Queued jobs get a public status message; everything else is for the asker's eyes only."""
         if answer.event == "queued" and answer.job_id is not None:
             job = await self.core.db.get(answer.job_id)
-            text = status_text(job, answer.text.split(": ", 1)[-1])
+            text = status_text(job, queue_line(answer.position or 0, answer.eta_s or 0.0))
             key = job.reply.get("ack", "")
             try:
                 response = await interaction.response.send_message(text, view=status_view(job.id))
@@ -127,9 +128,19 @@ class PromptreelBot(commands.Bot):
         self, interaction: discord.Interaction[Any], prompt: str, options: dict[str, Any]
     ) -> None:
         who = await self.interaction_requester(interaction)
+        await self.queue_from(interaction, lambda reply: self.core.submit(who, prompt, options, reply=reply))
+
+    async def queue_from(
+        self, interaction: discord.Interaction[Any], submit: Callable[[dict[str, Any]], Awaitable[Answer]]
+    ) -> None:
+        """Queue a job answered by this interaction: /video, re-roll and remix all go through here.
+
+        The reply is registered before the job exists, so a render that finishes before the
+        status message is posted waits for it rather than editing a message not yet there.
+        """
         reply = self.adapter.reply_for_interaction(interaction)
         try:
-            answer = await self.core.submit(who, prompt, options, reply=reply)
+            answer = await submit(reply)
         except BaseException:
             self.adapter.acked(reply["ack"])
             raise
@@ -169,7 +180,7 @@ class PromptreelBot(commands.Bot):
             if answer.event == "queued" and answer.job_id is not None:
                 job = await self.core.db.get(answer.job_id)
                 status = await message.reply(
-                    status_text(job, answer.text.split(": ", 1)[-1]),
+                    status_text(job, queue_line(answer.position or 0, answer.eta_s or 0.0)),
                     view=status_view(job.id),
                     mention_author=False,
                 )
@@ -201,7 +212,7 @@ class PromptreelBot(commands.Bot):
             )
             return
         if action == "reroll":
-            await self.submit_reroll(interaction, who, job_id)
+            await self.queue_from(interaction, lambda reply: self.core.reroll(who, job_id, reply=reply))
         elif action == "remix":
             from engine.presets import get_preset
 
@@ -221,20 +232,9 @@ class PromptreelBot(commands.Bot):
             )
             await self.send_ephemeral(interaction, "Deleted.")
 
-    async def submit_reroll(self, interaction: discord.Interaction[Any], who: Requester, job_id: int) -> None:
-        reply = self.adapter.reply_for_interaction(interaction)
-        answer = await self.core.reroll(who, job_id, reply=reply)
-        if answer.event != "queued":
-            self.adapter.acked(reply["ack"])
-        await self.answer(interaction, answer)
-
     async def on_remix_submit(self, interaction: discord.Interaction[Any], job_id: int, prompt: str) -> None:
         who = await self.interaction_requester(interaction)
-        reply = self.adapter.reply_for_interaction(interaction)
-        answer = await self.core.remix(who, job_id, prompt, reply=reply)
-        if answer.event != "queued":
-            self.adapter.acked(reply["ack"])
-        await self.answer(interaction, answer)
+        await self.queue_from(interaction, lambda reply: self.core.remix(who, job_id, prompt, reply=reply))
 
     # --- errors --------------------------------------------------------------------------------
 
@@ -274,6 +274,3 @@ def retry_text(answer: Answer) -> str:
 def create_bot(settings: Settings, *, idle_wait: IdleWait | None = None) -> PromptreelBot:
     """The fully wired bot, not yet connected: commands, views and workers start in setup_hook."""
     return PromptreelBot(settings, idle_wait=idle_wait)
-
-
-__all__ = ["PromptreelBot", "create_bot", "refused"]
