@@ -61,6 +61,8 @@ class Renderer:
 
     def __init__(self, settings: EngineSettings, preset: Preset | str | None = None, pipe: Any = None):
         self.settings = settings
+        if settings.torch_threads:
+            torch.set_num_threads(settings.torch_threads)
         self.preset = get_preset(preset or settings.model) if not isinstance(preset, Preset) else preset
         self.pipe = pipe if pipe is not None else load_pipeline(self.preset, settings)
 

@@ -45,6 +45,9 @@ class EngineSettings(BaseSettings):
     first_block_cache: float = Field(0.0, ge=0.0, le=1.0)
     compile: bool = False
 
+    # Threads torch may use on the CPU; 0 keeps torch's default (one per core). A bot rendering
+    # on the CPU in-process may leave a core to its event loop by setting cores - 1.
+    torch_threads: int = Field(0, ge=0)
     # How many compatible queued jobs a worker may render in one pipeline call.
     max_batch: int = Field(1, ge=1, le=16)
     # A running job's lease; renewed while it renders, so it only needs to outlive a stall.
