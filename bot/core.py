@@ -200,6 +200,8 @@ class Core:
         if self.worker is not None:
             self.worker.wake.set()
         pos = await self.db.position(job.id)
+        if pos is not None and self.dispatcher is not None:
+            self.dispatcher.note_position(job.id, pos.position)
         where = queue_line(pos.position if pos else 0, pos.eta_s if pos else 0.0)
         return Answer(
             "queued",

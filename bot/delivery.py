@@ -62,8 +62,14 @@ class Dispatcher:
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._progress_seen: dict[int, int] = {}
         self._events: asyncio.Queue[tuple[str, int, dict[str, Any]]] = asyncio.Queue()
+        # Waiting jobs' status messages are refreshed this often, and only when they moved.
+        self.position_refresh = 15.0
+        self._positions_at = float("-inf")
+        self._shown_position: dict[int, int] = {}
+        self._since = float("inf")
 
     def start(self) -> None:
+        self._since = self.core.db.sync.clock()
         self._task = asyncio.create_task(self._run(), name="promptreel-dispatcher")
 
     async def stop(self) -> None:
@@ -79,6 +85,10 @@ class Dispatcher:
         """Called on the loop (from the worker thread via call_soon_threadsafe) to wake us at once."""
         self._events.put_nowait((kind, job_id, data or {}))
         self._wake.set()
+
+    def note_position(self, job_id: int, position: int) -> None:
+        """The reply to the request showed this position; refresh only once it changes."""
+        self._shown_position[job_id] = position
 
     async def changed(self, within: float) -> None:
         """Wait until something was delivered, or `within` seconds pass."""
@@ -101,6 +111,7 @@ class Dispatcher:
                     if job.id not in self._inflight:
                         self._inflight[job.id] = asyncio.create_task(self._deliver(job))
                 first = False
+                await self._refresh_positions()
             except Exception:
                 log.exception("dispatcher pass failed")
             await self.core.idle_wait(_at_most(self._wake.wait(), self.poll))
@@ -121,9 +132,29 @@ class Dispatcher:
             return
         self._progress_seen[job_id] = step
         try:
+            self._shown_position.pop(job_id, None)
             await self.core.adapter.on_progress(job, step, total)
         except Exception:
             log.exception("progress update for job %s failed", job_id)
+
+    async def _refresh_positions(self) -> None:
+        """Tell the adapter when a waiting job moved up the queue (if it shows positions)."""
+        show = getattr(self.core.adapter, "on_position", None)
+        now = asyncio.get_running_loop().time()
+        if show is None or now - self._positions_at < self.position_refresh:
+            return
+        self._positions_at = now
+        for job, where in await self.core.db.positions(self.core.adapter.name):
+            shown = self._shown_position.get(job.id)
+            self._shown_position[job.id] = where.position
+            if shown == where.position or (shown is None and job.created_at >= self._since):
+                # Unchanged, or queued by this process, whose reply shows (or is about to show)
+                # the position: only jobs from before a restart start out unknown.
+                continue
+            try:
+                await show(job, where.position, where.eta_s)
+            except Exception:
+                log.exception("position update for job %s failed", job.id)
 
     async def _poll_progress(self) -> None:
         """Progress of jobs rendered by worker processes reaches us only through the journal."""
@@ -158,6 +189,7 @@ class Dispatcher:
             self._progress_seen.pop(job.id, None)
         finally:
             self._inflight.pop(job.id, None)
+            self._shown_position.pop(job.id, None)
             await self._signal()
             self._wake.set()
 

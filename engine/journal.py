@@ -99,6 +99,13 @@ class Journal:
         now = self.clock()
         return scheduler.position_of(self.conn, job_id, now, worker_window=2 * self.lease_seconds)
 
+    def positions(self, adapter: str) -> list[tuple[Job, scheduler.Position]]:
+        """Every queued job of an adapter with where it stands, for refreshing status messages."""
+        jobs = self._jobs("state = 'queued' AND adapter = ?", (adapter,))
+        now, window = self.clock(), 2 * self.lease_seconds
+        by_model = {m: scheduler.model_positions(self.conn, m, now, window) for m in {j.model for j in jobs}}
+        return [(j, by_model[j.model][j.id]) for j in jobs if j.id in by_model[j.model]]
+
     def unfinished(self, adapter: str | None = None) -> list[Job]:
         """Jobs whose requester still expects a reply: the set a restarted bot must follow."""
         sql = "state IN ('queued', 'running') OR (state IN ('rendered','failed','dead','cancelled') "

@@ -111,25 +111,18 @@ class Position:
     eta_s: float  # until this job's clip should be ready
 
 
-def position_of(conn: sqlite3.Connection, job_id: int, now: float, worker_window: float) -> Position | None:
-    """Where a queued job stands and when it should be done, from measured render speed.
+def model_positions(
+    conn: sqlite3.Connection, model: str, now: float, worker_window: float
+) -> dict[int, Position]:
+    """Position and ETA of every queued job of one model, from measured render speed.
 
-    Jobs of other models are rendered by other workers, so only the same model's queue counts.
+    Jobs of other models are rendered by other workers, so only the same model's queue counts:
+    the work still left on running jobs and every job ahead, shared among the live workers, plus
+    the job's own render.
     """
-    row = conn.execute("SELECT model, state FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    if row is None or row["state"] != "queued":
-        return None
-    model = row["model"]
     order = fair_order(conn, [model])
-    ahead = 0.0
-    position = 0
-    for position, job in enumerate(order, start=1):  # noqa: B007 - position is used after the loop
-        if job.id == job_id:
-            own = job.cost
-            break
-        ahead += job.cost
-    else:
-        return None
+    if not order:
+        return {}
     running = conn.execute(
         """SELECT COALESCE(SUM(cost * (1.0 - COALESCE(progress_step, 0) * 1.0
                                       / MAX(COALESCE(progress_total, 1), 1))), 0)
@@ -138,8 +131,19 @@ def position_of(conn: sqlite3.Connection, job_id: int, now: float, worker_window
     ).fetchone()[0]
     speed = sec_per_cost(conn, model)
     workers = active_workers(conn, model, now, worker_window)
-    eta = (ahead + running) * speed / workers + own * speed
-    return Position(position, eta)
+    positions = {}
+    ahead = running
+    for number, job in enumerate(order, start=1):
+        positions[job.id] = Position(number, ahead * speed / workers + job.cost * speed)
+        ahead += job.cost
+    return positions
+
+
+def position_of(conn: sqlite3.Connection, job_id: int, now: float, worker_window: float) -> Position | None:
+    row = conn.execute("SELECT model, state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None or row["state"] != "queued":
+        return None
+    return model_positions(conn, row["model"], now, worker_window).get(job_id)
 
 
 def format_eta(seconds: float) -> str:

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.core import queue_line
 from bot.delivery import DeliveryError
 from bot.discord.views import clip_view, job_id_of, status_view
 from engine.journal import Job, JobState
-from engine.scheduler import format_eta
 
 if TYPE_CHECKING:
     from bot.discord.bot import PromptreelBot
@@ -159,8 +159,14 @@ class DiscordAdapter:
             job, status_text(job, f"Rendering {bar} {step}/{total}"), view=status_view(job.id)
         )
 
-    async def show_position(self, job: Job, position: int, eta_s: float) -> str:
-        return status_text(job, f"#{position} in queue, {format_eta(eta_s)}")
+    async def on_position(self, job: Job, position: int, eta_s: float) -> None:
+        """The job moved up the queue: refresh '#N in queue, about M min', within the edit budget."""
+        await self._wait_ack(job)
+        now = time.monotonic()
+        if now - self._last_edit.get(job.id, float("-inf")) < self.bot.settings.status_edit_seconds:
+            return
+        self._last_edit[job.id] = now
+        await self.edit_status(job, status_text(job, queue_line(position, eta_s)), view=status_view(job.id))
 
     # --- delivery ------------------------------------------------------------------------------
 

@@ -509,3 +509,35 @@ def test_of_two_senders_that_read_the_same_row_only_one_begins(make_settings: Ca
     finally:
         a.close()
         b.close()
+
+
+class PositionRecorder(Recorder):
+    """A recorder for adapters that show queue positions (as the Discord status message does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.positions: list[tuple[int, int]] = []
+        self.moved = asyncio.Event()
+
+    async def on_position(self, job: Job, position: int, eta_s: float) -> None:
+        assert eta_s > 0
+        self.positions.append((job.id, position))
+        self.moved.set()
+
+
+async def test_waiting_jobs_are_told_when_they_move_up_and_only_then(start_core: StartCore) -> None:
+    adapter = PositionRecorder()
+    core = await start_core(adapter)
+    assert core.dispatcher is not None
+    core.dispatcher.position_refresh = 0.0
+    first = queued(await core.submit(ALICE, "a castle", TINY))
+    second = queued(await core.submit(BOB, "a moat", TINY))
+    third = queued(await core.submit(CAROL, "a drawbridge", TINY))
+
+    await core.cancel(ALICE, first)  # the others move up one place each
+    async with asyncio.timeout(20):
+        while len(adapter.positions) < 2:
+            adapter.moved.clear()
+            await adapter.moved.wait()
+    # Unchanged positions were never re-sent: only the moves after the cancel were.
+    assert sorted(adapter.positions) == [(second, 1), (third, 2)]
