@@ -60,7 +60,7 @@ class Dispatcher:
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._inflight: dict[int, asyncio.Task[None]] = {}
-        self._progress_seen: dict[int, int] = {}
+        self._progress_seen: dict[tuple[int, int], int] = {}
         self._events: asyncio.Queue[tuple[str, int, dict[str, Any]]] = asyncio.Queue()
         # Waiting jobs' status messages are refreshed this often, and only when they moved.
         self.position_refresh = 15.0
@@ -124,13 +124,15 @@ class Dispatcher:
                 await self._progress(job_id, data["step"], data["total"])
 
     async def _progress(self, job_id: int, step: int, total: int, job: Job | None = None) -> None:
-        if self._progress_seen.get(job_id, -1) >= step:
-            return
         job = job or await self.core.db.get(job_id)
         # A late progress event must never be shown after the result went out.
         if job is None or job.adapter != self.core.adapter.name or job.delivery in ("sending", "sent"):
             return
-        self._progress_seen[job_id] = step
+        # Keyed by attempt: a job retried after a lost worker counts its steps from 1 again.
+        key = (job.id, job.attempts)
+        if self._progress_seen.get(key, -1) >= step:
+            return
+        self._progress_seen[key] = step
         try:
             self._shown_position.pop(job_id, None)
             await self.core.adapter.on_progress(job, step, total)
@@ -186,10 +188,11 @@ class Dispatcher:
                 await db.delivery_failed(job.id, f"{type(exc).__name__}: {exc}"[:300], retry_in=retry)
                 return
             await db.finish_delivery(job.id, **(updates or {}))
-            self._progress_seen.pop(job.id, None)
         finally:
             self._inflight.pop(job.id, None)
             self._shown_position.pop(job.id, None)
+            for key in [k for k in self._progress_seen if k[0] == job.id]:
+                del self._progress_seen[key]
             await self._signal()
             self._wake.set()
 
