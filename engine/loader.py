@@ -177,7 +177,7 @@ def apply_options(pipe: Any, settings: EngineSettings, device: torch.device) -> 
 
         try:
             model.enable_cache(FirstBlockCacheConfig(threshold=settings.first_block_cache))
-        except (AttributeError, ValueError, TypeError) as exc:
+        except Exception as exc:  # an optimisation that does not fit a model must not stop it
             log.warning("first block cache not available for %s: %s", type(model).__name__, exc)
     if settings.compile:
         if hasattr(model, "compile_repeated_blocks") and getattr(model, "_repeated_blocks", None):

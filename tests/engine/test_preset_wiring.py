@@ -181,3 +181,50 @@ def test_folder_missing_a_component_is_model_unavailable(
     message = str(excinfo.value)
     assert repr(name) in message and missing.split("/")[0] in message
     assert "\n" not in message
+
+
+# --- memory and speed options ------------------------------------------------------------------
+# They must reach the model for real. CPU offload needs an accelerator and is only checked for
+# its message here; the others run on the CPU.
+
+
+def test_first_block_cache_and_attention_backend_reach_the_model(
+    tiny_model_folder: Callable[[str], Path], make_settings: Callable[..., EngineSettings]
+) -> None:
+    preset = get_preset("wan2.1-1.3b")  # its tiny transformer has the two blocks the cache needs
+    folder = tiny_model_folder(preset.pipeline_class)
+    plain = Renderer(make_settings(model_path=folder), preset)
+    tuned = Renderer(
+        make_settings(model_path=folder, first_block_cache=0.5, attention_backend="native", vae_tiling=True),
+        preset,
+    )
+    transformer = tuned.pipe.transformer
+    assert transformer.is_cache_enabled and not plain.pipe.transformer.is_cache_enabled
+    request = small_request(preset)
+    [fast] = tuned.render(request)
+    [exact] = plain.render(request)
+    assert_video(fast.frames, request)
+    assert exact.frames.shape == fast.frames.shape
+
+
+def test_options_a_model_lacks_are_skipped_not_fatal(
+    tiny_model_folder: Callable[[str], Path], make_settings: Callable[..., EngineSettings]
+) -> None:
+    """The UNet of TextToVideoSD has no first block cache: the render goes on without it."""
+    preset = get_preset("modelscope")
+    settings = make_settings(model_path=tiny_model_folder(preset.pipeline_class), first_block_cache=0.2)
+    renderer = Renderer(settings, preset)
+    request = small_request(preset)
+    [result] = renderer.render(request)
+    assert_video(result.frames, request)
+
+
+def test_cpu_offload_without_a_gpu_says_so(
+    tiny_model_folder: Callable[[str], Path], make_settings: Callable[..., EngineSettings]
+) -> None:
+    from engine.presets import ModelUnavailable
+
+    preset = get_preset("modelscope")
+    settings = make_settings(model_path=tiny_model_folder(preset.pipeline_class), cpu_offload=True)
+    with pytest.raises(ModelUnavailable, match="needs a GPU"):
+        Renderer(settings, preset)
