@@ -137,8 +137,12 @@ class Core:
         def on_event(kind: str, job_id: int, **data: Any) -> None:
             loop.call_soon_threadsafe(self.dispatcher.notify, kind, job_id, data)
 
-        worker = Worker(self.settings, on_event=on_event)
-        await asyncio.to_thread(lambda: worker.renderer)
+        def build() -> Worker:
+            worker = Worker(self.settings, on_event=on_event)
+            worker.renderer  # noqa: B018 - loads the model here, off the loop, before any job
+            return worker
+
+        worker = await asyncio.to_thread(build)
         self.worker = worker
         self._worker_thread = threading.Thread(target=worker.run, name="promptreel-worker", daemon=True)
         self._worker_thread.start()
@@ -151,7 +155,7 @@ class Core:
             self.worker.wake.set()
             if self._worker_thread is not None:
                 await asyncio.to_thread(self._worker_thread.join, 30)
-            self.worker.journal.close()
+            await asyncio.to_thread(self.worker.journal.close)
         if self.journal is not None:
             await self.journal.close()
 
