@@ -158,13 +158,14 @@ def _wait_for_slots(conn: sqlite3.Connection, where: str, params: tuple[Any, ...
     """Roughly when `slots` of the matching waiting jobs will have finished."""
     rows = conn.execute(
         f"SELECT model, cost, COALESCE(progress_step, 0), COALESCE(progress_total, 0) FROM jobs"
-        f" WHERE state IN ('queued', 'running') AND {where} ORDER BY state = 'running' DESC, id",
-        params,
+        f" WHERE state IN ('queued', 'running') AND {where} ORDER BY state = 'running' DESC, id LIMIT ?",
+        (*params, max(1, slots)),
     ).fetchall()
+    speeds = {model: scheduler.sec_per_cost(conn, model) for model in {row[0] for row in rows}}
     total = 0.0
-    for model, cost, step, steps in rows[: max(1, slots)]:
+    for model, cost, step, steps in rows:
         done = step / steps if steps else 0.0
-        total += cost * (1 - done) * scheduler.sec_per_cost(conn, model)
+        total += cost * (1 - done) * speeds[model]
     return max(5.0, math.ceil(total))
 
 

@@ -21,25 +21,10 @@ from engine import scheduler
 from engine.db import transaction
 from engine.journal import Job, JobState, Journal
 from engine.request import build_request
+from tests.conftest import Clock
 
 REQUEST = build_request("a lighthouse in a storm", model="tiny", frames=8, steps=2, seed=1)
 COST = REQUEST.frames * REQUEST.steps
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -68,9 +53,7 @@ def submit(
 
     def admit(conn: sqlite3.Connection) -> Refusal | None:
         cfg = admission.guild_config(conn, guild)
-        return admission.check(
-            conn, user_id=user, guild_id=guild, limits=lim, cfg=cfg, now=journal.clock()
-        )
+        return admission.check(conn, user_id=user, guild_id=guild, limits=lim, cfg=cfg, now=journal.clock())
 
     return journal.enqueue_if(REQUEST, admit, user_id=user, guild_id=guild, adapter="test")
 
