@@ -312,31 +312,37 @@ class Journal:
 
     # --- users and moderators --------------------------------------------------------------
 
-    def cancel(self, job_id: int, *, by: str) -> Job | None:
-        """Cancel a waiting job at once, or ask the worker rendering it to stop at the next step."""
+    def _cancel_where(self, where: str, params: tuple[Any, ...], by: str) -> list[int]:
+        """Cancel matching waiting jobs at once, and ask workers to stop the running ones."""
         now = self.clock()
         with transaction(self.conn):
+            ids = [
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT id FROM jobs WHERE {where} AND state IN ('queued', 'running')", params
+                )
+            ]
             self.conn.execute(
-                "UPDATE jobs SET state = 'cancelled', cancelled_by = ?, finished_at = ?, delivery = 'pending'"
-                " WHERE id = ? AND state = 'queued'",
-                (by, now, job_id),
+                "UPDATE jobs SET state = 'cancelled', cancelled_by = ?, finished_at = ?,"
+                f" delivery = 'pending' WHERE {where} AND state = 'queued'",
+                (by, now, *params),
             )
             self.conn.execute(
-                "UPDATE jobs SET cancel_requested = 1, cancelled_by = ? WHERE id = ? AND state = 'running'",
-                (by, job_id),
+                f"UPDATE jobs SET cancel_requested = 1, cancelled_by = ? WHERE {where} AND state = 'running'",
+                (by, *params),
             )
+        return ids
+
+    def cancel(self, job_id: int, *, by: str) -> Job | None:
+        """Cancel a waiting job at once, or ask the worker rendering it to stop at the next step."""
+        self._cancel_where("id = ?", (job_id,), by)
         return self.get(job_id)
 
     def clear(self, *, guild_id: str | None, by: str) -> list[int]:
         """Cancel every waiting job of a guild (or all of them): the moderators' panic button."""
-        where = "state IN ('queued', 'running')" + (" AND guild_id = ?" if guild_id is not None else "")
-        ids = [
-            r[0]
-            for r in self.conn.execute(f"SELECT id FROM jobs WHERE {where}", (guild_id,) if guild_id else ())
-        ]
-        for job_id in ids:
-            self.cancel(job_id, by=by)
-        return ids
+        if guild_id is None:
+            return self._cancel_where("1 = 1", (), by)
+        return self._cancel_where("guild_id = ?", (guild_id,), by)
 
     def audit(self, action: str, **entry: Any) -> None:
         with transaction(self.conn):
