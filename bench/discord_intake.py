@@ -136,11 +136,7 @@ async def run(models_dir: Path, data_dir: Path, prompts: int, members: int) -> i
         intake_s = time.perf_counter() - t_begin
 
         core = bot.core
-        states: dict[str, int] = dict(
-            await core.db.run(
-                lambda j: j.conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
-            )
-        )
+        states: dict[str, int] = (await core.db.stats())["states"]
         recorded = sum(count for state, count in states.items() if state != "refused")
         await core.close()  # the worker finishes the clip it is on, then stops
         await env.shutdown()

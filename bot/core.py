@@ -19,10 +19,9 @@ from bot import admission
 from bot.config import Settings
 from bot.flags import parse_prompt
 from bot.policy import CATEGORY_LABELS, PromptPolicy, clean
-from engine.journal import AsyncJournal, Job, JobState, Journal, write_audit
+from engine.journal import AsyncJournal, Job, JobState, Journal
 from engine.presets import PRESETS, get_preset
 from engine.request import InvalidRequest, build_request
-from engine.scheduler import format_eta
 
 log = logging.getLogger(__name__)
 
@@ -227,9 +226,8 @@ class Core:
         """Policy and admission on the journal's thread, in the transaction that records the job."""
         settings = self.settings
 
-        def admit(conn: Any) -> admission.Refusal | None:
-            now = journal.clock()
-            cfg = admission.guild_config(conn, who.guild_id)
+        def admit(journal: Journal) -> admission.Refusal | None:
+            cfg = admission.guild_config(journal, who.guild_id)
             verdict = self.policy.check(
                 # The prompt as typed: cleaning drops bidi overrides, which the policy reads.
                 typed,
@@ -237,14 +235,14 @@ class Core:
                 custom_words=cfg.blocked_words,
             )
             if not verdict.allowed:
-                write_audit(
-                    conn, "refused", now=now, actor_id=None, guild_id=who.guild_id,
-                    user_id=who.user_id, category=verdict.category,
+                journal.audit(
+                    "refused", actor_id=None, guild_id=who.guild_id, user_id=who.user_id,
+                    category=verdict.category,
                 )  # fmt: skip
                 return admission.Refusal("policy", verdict.message, category=verdict.category)
             limits = admission.Limits.resolve(settings, cfg)
             return admission.check(
-                conn, user_id=who.user_id, guild_id=who.guild_id, limits=limits, cfg=cfg, now=now
+                journal, user_id=who.user_id, guild_id=who.guild_id, limits=limits, cfg=cfg
             )
 
         return journal.enqueue_if(
@@ -282,11 +280,11 @@ class Core:
         )
 
     async def guild_config(self, guild_id: str | None) -> admission.GuildConfig:
-        return await self.db.run(lambda j: admission.guild_config(j.conn, guild_id))
+        return await self.db.run(admission.guild_config, guild_id)
 
     async def refusal_for_banned(self, who: Requester) -> Answer | None:
         """For actions that queue nothing (buttons): a banned user is refused there too."""
-        reason = await self.db.run(lambda j: admission.ban_reason(j.conn, who.user_id, who.guild_id))
+        reason = await self.db.ban_reason(who.user_id, who.guild_id)
         return None if reason is None else refused("banned", admission.BANNED_TEXT)
 
     async def dms_allowed(self) -> bool:
@@ -350,6 +348,16 @@ class Core:
                 f"steps up to {p.max_steps}, prompts up to {p.max_prompt_chars} characters"
             )
         return "\n".join(lines)
+
+
+def format_eta(seconds: float) -> str:
+    """'about 2 min' rather than '137 s': people want an idea, not a stopwatch."""
+    if seconds < 60:
+        return "under a minute"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"about {minutes} min"
+    return f"about {round(seconds / 3600, 1):g} h"
 
 
 def queue_line(position: int, eta_s: float) -> str:

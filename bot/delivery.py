@@ -14,7 +14,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from engine.journal import Job, JobState, Journal
+from engine.journal import Job, JobState
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -41,11 +41,6 @@ async def _at_most(awaitable: Any, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
             await awaitable
-
-
-def _running(journal: Journal) -> list[Job]:
-    rows = journal.conn.execute("SELECT * FROM jobs WHERE state = 'running' ORDER BY id").fetchall()
-    return [Job.from_row(row) for row in rows]
 
 
 def backoff(attempt: int) -> float:
@@ -162,7 +157,7 @@ class Dispatcher:
         """Progress of jobs rendered by worker processes reaches us only through the journal."""
         # Running jobs only: `waiting()` also parses and fair-orders the whole queue, which on every
         # wake-up (each progress event) kept the journal's thread busy and delayed intake.
-        for job in await self.core.db.run(_running):
+        for job in await self.core.db.running():
             if job.state == JobState.RUNNING and job.progress_step and job.progress_total:
                 await self._progress(job.id, job.progress_step, job.progress_total, job)
 

@@ -13,8 +13,7 @@ from typing import Any
 from bot import admission
 from bot.core import Answer, Core, Requester, info, refused
 from bot.policy import ALWAYS_ON, CATEGORIES, CATEGORY_LABELS, clean
-from engine.db import transaction
-from engine.journal import Journal, write_audit
+from engine.journal import Journal
 
 NOT_MOD = "Only moderators can do that."
 
@@ -27,7 +26,7 @@ class Moderation:
         self,
         who: Requester,
         action: str,
-        change: Callable[[Any], Any],
+        change: Callable[[Journal], Any],
         *,
         user_id: str | None = None,
         detail: str | None = None,
@@ -35,12 +34,11 @@ class Moderation:
         """Apply a change and its audit row in one transaction on the journal's thread."""
 
         def run(journal: Journal) -> Any:
-            with transaction(journal.conn):
-                result = change(journal.conn)
-                write_audit(
-                    journal.conn, action, now=journal.clock(), actor_id=who.user_id, guild_id=who.guild_id,
-                    user_id=user_id, detail=detail,
-                )  # fmt: skip
+            with journal.atomic():
+                result = change(journal)
+                journal.audit(
+                    action, actor_id=who.user_id, guild_id=who.guild_id, user_id=user_id, detail=detail
+                )
             return result
 
         return await self.core.db.run(run)
@@ -54,13 +52,13 @@ class Moderation:
         bot_wide: bool = False,
         **changes: Any,
     ) -> Any:
-        def update(conn: Any) -> Any:
-            return admission.update_guild_config(conn, None if bot_wide else who.guild_id, **changes)
+        def update(journal: Journal) -> Any:
+            return admission.update_guild_config(journal, None if bot_wide else who.guild_id, **changes)
 
         return await self._change(who, action, update, detail=detail)
 
     async def _config(self, who: Requester) -> admission.GuildConfig:
-        return await self.core.db.run(lambda j: admission.guild_config(j.conn, who.guild_id))
+        return await self.core.db.run(admission.guild_config, who.guild_id)
 
     # --- actions ---------------------------------------------------------------------------------
 
@@ -99,9 +97,8 @@ class Moderation:
             return refused("invalid", "You can't ban yourself.")
         reason = clean(reason)[:200]
         scope = None if everywhere else who.guild_id
-        now = self.core.db.sync.clock()
         await self._change(
-            who, "ban", lambda conn: admission.ban(conn, scope, user_id, reason, who.user_id, now),
+            who, "ban", lambda journal: journal.ban(scope, user_id, reason, who.user_id),
             user_id=user_id, detail=reason or None,
         )  # fmt: skip
         waiting = [j for j in await self.core.db.waiting(guild_id=who.guild_id) if j.user_id == user_id]
@@ -118,7 +115,7 @@ class Moderation:
             return refused("not_moderator", NOT_MOD)
         scope = None if everywhere else who.guild_id
         removed = await self._change(
-            who, "unban", lambda conn: admission.unban(conn, scope, user_id), user_id=user_id
+            who, "unban", lambda journal: journal.unban(scope, user_id), user_id=user_id
         )
         return info(f"Unbanned {user_id}." if removed else f"{user_id} was not banned.")
 

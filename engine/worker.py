@@ -90,11 +90,7 @@ class Worker:
             heartbeat.join(timeout=5)
 
     def _anything_waiting(self) -> bool:
-        row = self.journal.conn.execute(
-            "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running') AND model = ?",
-            (self.preset.name,),
-        ).fetchone()
-        return row[0] > 0
+        return self.journal.count_waiting(model=self.preset.name) > 0
 
     def _heartbeat_loop(self) -> None:
         """Renew leases and requeue jobs of dead workers, on a connection of its own."""

@@ -6,7 +6,7 @@ one transaction. Time is a controllable clock handed to the journal.
 
 from __future__ import annotations
 
-import sqlite3
+import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,8 +17,6 @@ import pytest
 from bot import admission
 from bot.admission import GuildConfig, Limits, Refusal
 from bot.config import Settings
-from engine import scheduler
-from engine.db import transaction
 from engine.journal import Job, JobState, Journal
 from engine.request import build_request
 from tests.conftest import Clock
@@ -51,9 +49,9 @@ def submit(
 ) -> tuple[Job, Refusal | None]:
     lim = lim or limits()
 
-    def admit(conn: sqlite3.Connection) -> Refusal | None:
-        cfg = admission.guild_config(conn, guild)
-        return admission.check(conn, user_id=user, guild_id=guild, limits=lim, cfg=cfg, now=journal.clock())
+    def admit(j: Journal) -> Refusal | None:
+        cfg = admission.guild_config(j, guild)
+        return admission.check(j, user_id=user, guild_id=guild, limits=lim, cfg=cfg)
 
     return journal.enqueue_if(REQUEST, admit, user_id=user, guild_id=guild, adapter="test")
 
@@ -129,11 +127,11 @@ def test_bucket_is_stored_in_the_database(tmp_path: Path, clock: Clock) -> None:
 
 def test_refusals_for_other_reasons_spend_no_token(journal: Journal) -> None:
     lim = limits(rate_burst=1, rate_per_minute=0.1)
-    with transaction(journal.conn):
-        admission.update_guild_config(journal.conn, "g1", paused=True)
+    with journal.atomic():
+        admission.update_guild_config(journal, "g1", paused=True)
     assert refused(journal, "alice", lim=lim).reason == "paused"
-    with transaction(journal.conn):
-        admission.update_guild_config(journal.conn, "g1", paused=False)
+    with journal.atomic():
+        admission.update_guild_config(journal, "g1", paused=False)
     admitted(journal, "alice", lim=lim)
 
 
@@ -141,8 +139,8 @@ def test_refusals_for_other_reasons_spend_no_token(journal: Journal) -> None:
 
 
 def test_per_user_cap_with_retry_after_from_measured_speed(journal: Journal) -> None:
-    with transaction(journal.conn):
-        scheduler.record_speed(journal.conn, "tiny", 10.0)  # 10 s per frame-step
+    with journal.atomic():
+        journal.record_speed("tiny", 10.0)  # 10 s per frame-step
     lim = limits(max_waiting_per_user=2)
     first = admitted(journal, "alice", lim=lim)
     admitted(journal, "alice", lim=lim)
@@ -174,8 +172,8 @@ def test_retry_after_is_never_below_five_seconds(journal: Journal) -> None:
 
 
 def test_per_guild_cap(journal: Journal) -> None:
-    with transaction(journal.conn):
-        scheduler.record_speed(journal.conn, "tiny", 10.0)
+    with journal.atomic():
+        journal.record_speed("tiny", 10.0)
     lim = limits(max_waiting_per_guild=3)
     for user in ("u1", "u2", "u3"):
         admitted(journal, user, "g1", lim=lim)
@@ -189,8 +187,8 @@ def test_per_guild_cap(journal: Journal) -> None:
 
 def test_guild_over_its_cap_waits_for_enough_slots(journal: Journal) -> None:
     """If the cap was lowered below the queue, the wait covers every job that must finish first."""
-    with transaction(journal.conn):
-        scheduler.record_speed(journal.conn, "tiny", 10.0)
+    with journal.atomic():
+        journal.record_speed("tiny", 10.0)
     for user in ("u1", "u2", "u3", "u4"):
         admitted(journal, user, "g1")
     r = refused(journal, "u5", "g1", lim=limits(max_waiting_per_guild=2))
@@ -236,53 +234,53 @@ def test_concurrent_flood_cannot_pass_the_cap(tmp_path: Path) -> None:
 
 
 def test_guild_ban_applies_in_that_guild_only(journal: Journal, clock: Clock) -> None:
-    with transaction(journal.conn):
-        admission.ban(journal.conn, "g1", "troll", "spam", "mod", clock())
+    with journal.atomic():
+        journal.ban("g1", "troll", "spam", "mod")
     r = refused(journal, "troll", "g1")
     assert r.reason == "banned"
     admitted(journal, "troll", "g2")
     admitted(journal, "troll", None)
     admitted(journal, "someone_else", "g1")
-    assert admission.ban_reason(journal.conn, "troll", "g1") == "spam"
-    assert admission.ban_reason(journal.conn, "troll", "g2") is None
+    assert journal.ban_reason("troll", "g1") == "spam"
+    assert journal.ban_reason("troll", "g2") is None
 
 
 def test_global_ban_applies_everywhere(journal: Journal, clock: Clock) -> None:
-    with transaction(journal.conn):
-        admission.ban(journal.conn, None, "troll", "", "mod", clock())
+    with journal.atomic():
+        journal.ban(None, "troll", "", "mod")
     for guild in ("g1", "g2", None):
         assert refused(journal, "troll", guild).reason == "banned"
-    assert admission.ban_reason(journal.conn, "troll", "g9") == "no reason given"
+    assert journal.ban_reason("troll", "g9") == "no reason given"
 
 
 def test_ban_comes_before_every_other_check(journal: Journal, clock: Clock) -> None:
     lim = limits(rate_burst=1, max_waiting_per_user=1)
     admitted(journal, "troll", lim=lim)
-    with transaction(journal.conn):
-        admission.ban(journal.conn, "g1", "troll", "spam", "mod", clock())
-        admission.update_guild_config(journal.conn, "g1", paused=True)
+    with journal.atomic():
+        journal.ban("g1", "troll", "spam", "mod")
+        admission.update_guild_config(journal, "g1", paused=True)
     assert refused(journal, "troll", lim=lim).reason == "banned"
 
 
 def test_unban(journal: Journal, clock: Clock) -> None:
-    with transaction(journal.conn):
-        admission.ban(journal.conn, None, "troll", "x", "mod", clock())
-        admission.ban(journal.conn, "g1", "troll", "y", "mod", clock())
-        assert admission.unban(journal.conn, None, "troll")
-        assert not admission.unban(journal.conn, None, "troll")
+    with journal.atomic():
+        journal.ban(None, "troll", "x", "mod")
+        journal.ban("g1", "troll", "y", "mod")
+        assert journal.unban(None, "troll")
+        assert not journal.unban(None, "troll")
     # The guild ban still holds in g1 only.
     assert refused(journal, "troll", "g1").reason == "banned"
     admitted(journal, "troll", "g2")
-    with transaction(journal.conn):
-        assert admission.unban(journal.conn, "g1", "troll")
+    with journal.atomic():
+        assert journal.unban("g1", "troll")
     admitted(journal, "troll", "g1")
 
 
 def test_banning_again_replaces_the_reason(journal: Journal, clock: Clock) -> None:
-    with transaction(journal.conn):
-        admission.ban(journal.conn, "g1", "troll", "first", "mod", clock())
-        admission.ban(journal.conn, "g1", "troll", "second", "mod2", clock())
-    assert admission.ban_reason(journal.conn, "troll", "g1") == "second"
+    with journal.atomic():
+        journal.ban("g1", "troll", "first", "mod")
+        journal.ban("g1", "troll", "second", "mod2")
+    assert journal.ban_reason("troll", "g1") == "second"
     assert journal.conn.execute("SELECT COUNT(*) FROM bans").fetchone()[0] == 1
 
 
@@ -290,15 +288,15 @@ def test_banning_again_replaces_the_reason(journal: Journal, clock: Clock) -> No
 
 
 def test_guild_config_round_trip(journal: Journal) -> None:
-    assert admission.guild_config(journal.conn, "g1") == GuildConfig()
-    with transaction(journal.conn):
+    assert admission.guild_config(journal, "g1") == GuildConfig()
+    with journal.atomic():
         cfg = admission.update_guild_config(
-            journal.conn, "g1", rate_burst=5, max_waiting_per_user=2, paused=True,
+            journal, "g1", rate_burst=5, max_waiting_per_user=2, paused=True,
             disabled_categories=("sexual", "violence"), blocked_words=("zorblax",), mod_role_id=42,
             allow_dms=False,
         )  # fmt: skip
-        admission.update_guild_config(journal.conn, "g1", rate_per_minute=0.5)
-    stored = admission.guild_config(journal.conn, "g1")
+        admission.update_guild_config(journal, "g1", rate_per_minute=0.5)
+    stored = admission.guild_config(journal, "g1")
     assert stored == GuildConfig(
         rate_burst=5, rate_per_minute=0.5, max_waiting_per_user=2, paused=True,
         disabled_categories=("sexual", "violence"), blocked_words=("zorblax",), mod_role_id=42,
@@ -306,18 +304,20 @@ def test_guild_config_round_trip(journal: Journal) -> None:
     )  # fmt: skip
     assert cfg.rate_per_minute is None  # update returned the config as it was then
     # Guilds are separate; None (DMs, the console without a guild) is its own row.
-    assert admission.guild_config(journal.conn, "g2") == GuildConfig()
-    with transaction(journal.conn):
-        admission.update_guild_config(journal.conn, None, paused=True)
-    assert admission.guild_config(journal.conn, None).paused
-    assert not admission.guild_config(journal.conn, "g2").paused
+    assert admission.guild_config(journal, "g2") == GuildConfig()
+    with journal.atomic():
+        admission.update_guild_config(journal, None, paused=True)
+    assert admission.guild_config(journal, None).paused
+    assert not admission.guild_config(journal, "g2").paused
 
 
-def test_guild_config_from_json_tolerates_old_and_unknown_keys() -> None:
-    cfg = GuildConfig.from_json('{"rate_burst": 4, "blocked_words": ["a", "b"], "retired_option": 1}')
+def test_guild_config_from_stored_dict_tolerates_old_and_unknown_keys() -> None:
+    cfg = GuildConfig.from_dict(
+        json.loads('{"rate_burst": 4, "blocked_words": ["a", "b"], "retired_option": 1}')
+    )
     assert cfg == GuildConfig(rate_burst=4, blocked_words=("a", "b"))
-    assert GuildConfig.from_json(None) == GuildConfig()
-    assert GuildConfig.from_json(cfg.to_json()) == cfg
+    assert GuildConfig.from_dict({}) == GuildConfig()
+    assert GuildConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
 
 
 def test_limits_resolve_guild_overrides_over_settings() -> None:
@@ -332,10 +332,10 @@ def test_limits_resolve_guild_overrides_over_settings() -> None:
 
 def test_guild_override_is_used_by_admission(journal: Journal) -> None:
     settings = Settings(_env_file=None, rate_burst=50, max_waiting_per_user=50)
-    with transaction(journal.conn):
-        admission.update_guild_config(journal.conn, "g1", max_waiting_per_user=1)
-    lim_g1 = Limits.resolve(settings, admission.guild_config(journal.conn, "g1"))
-    lim_g2 = Limits.resolve(settings, admission.guild_config(journal.conn, "g2"))
+    with journal.atomic():
+        admission.update_guild_config(journal, "g1", max_waiting_per_user=1)
+    lim_g1 = Limits.resolve(settings, admission.guild_config(journal, "g1"))
+    lim_g2 = Limits.resolve(settings, admission.guild_config(journal, "g2"))
     admitted(journal, "alice", "g1", lim=lim_g1)
     assert refused(journal, "alice", "g1", lim=lim_g1).reason == "too_many_waiting"
     # The cap counts all of alice's waiting jobs, but g2's own limit is the default.

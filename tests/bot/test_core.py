@@ -17,8 +17,7 @@ import pytest
 from bot.core import Answer, Core, Requester
 from bot.delivery import DeliveryError
 from bot.moderation import Moderation
-from engine import scheduler
-from engine.journal import Job, JobState, Journal
+from engine.journal import Job, JobState, Journal, fair
 from engine.request import build_request
 from engine.worker import Worker
 
@@ -152,7 +151,7 @@ async def test_eta_grows_with_position_and_uses_measured_speed(start_core: Start
     assert etas == sorted(etas) and len(set(etas)) == 4
     # Nothing rendered yet: the default speed, and each job waits for those ahead of it.
     for position, eta in enumerate(etas, start=1):
-        assert eta == pytest.approx(position * TINY_COST * scheduler.DEFAULT_SEC_PER_COST)
+        assert eta == pytest.approx(position * TINY_COST * fair.DEFAULT_SEC_PER_COST)
 
     worker = Worker(core.settings, renderer=renderer, name="eta-worker")
     try:
@@ -162,9 +161,9 @@ async def test_eta_grows_with_position_and_uses_measured_speed(start_core: Start
     first = await core.db.get(answers[0].job_id)
     assert first is not None and first.state == JobState.RENDERED and first.render_seconds
     measured = first.render_seconds / TINY_COST
-    speed = await core.db.run(lambda j: scheduler.sec_per_cost(j.conn, "tiny"))
+    speed = await core.db.sec_per_cost("tiny")
     assert speed == pytest.approx(measured)
-    assert speed != scheduler.DEFAULT_SEC_PER_COST
+    assert speed != fair.DEFAULT_SEC_PER_COST
 
     # Everyone moved up one place, at the measured speed.
     for position, answer in enumerate(answers[1:], start=1):

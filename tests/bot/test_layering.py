@@ -25,9 +25,9 @@ def test_importing_every_bot_module_does_not_import_torch() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_engine_journal_and_scheduler_are_torch_free() -> None:
+def test_engine_journal_and_worker_are_torch_free() -> None:
     code = (
-        "import sys\nimport engine.journal, engine.scheduler, engine.request, engine.presets, engine.worker\n"
+        "import sys\nimport engine.journal, engine.request, engine.presets, engine.worker\n"
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -21,7 +21,6 @@ from typing import Any
 import imageio_ffmpeg
 
 from bot.discord.bot import PromptreelBot, create_bot
-from engine.db import transaction
 from engine.journal import Job, JobState, Journal
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.server import RecordedRequest
@@ -405,7 +404,7 @@ async def test_server_error_on_upload_is_retried_later_exactly_once(
         fake.clear_faults()
 
         def due_now(journal: Journal) -> None:
-            with transaction(journal.conn):
+            with journal.atomic():
                 journal.conn.execute("UPDATE jobs SET delivery_after = ? WHERE id = ?", (time.time(), job_id))
 
         await bot.core.db.run(due_now)
@@ -454,7 +453,7 @@ async def test_restart_finds_clip_posted_before_the_crash(
     # exactly the state begin_delivery + a successful POST would leave behind.
     journal = Journal(settings.resolved_db_path)
     try:
-        with transaction(journal.conn):
+        with journal.atomic():
             row = journal.conn.execute(
                 "SELECT state, delivery, delivery_attempts, reply FROM jobs WHERE id = ?", (job_id,)
             ).fetchone()

@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-from engine import scheduler
-from engine.db import MIGRATIONS, connect, migrate
-from engine.journal import AsyncJournal, Job, JobState, Journal
+from engine.journal import AsyncJournal, Job, JobState, Journal, fair
+from engine.journal.schema import MIGRATIONS, connect, migrate
 from engine.request import RenderRequest, build_request
 
 LEASE = 30.0  # the open_journal fixture's default
@@ -357,7 +356,7 @@ def test_fair_order_round_robins_users(journal: Journal) -> None:
         for n in range(1, count + 1):
             names[add(journal, user, f"{user}{n}").id] = f"{user}{n}"
     expected = ["A1", "B1", "C1", "A2", "B2", "A3", "A4", "A5"]
-    assert [names[w.id] for w in scheduler.fair_order(journal.conn)] == expected
+    assert [names[w.id] for w in fair.fair_order(journal.conn)] == expected
     assert [names[j.id] for j in journal.waiting()] == expected
 
     # Workers take them in that order, even though each claimed job then counts as running.
@@ -371,7 +370,7 @@ def test_priority_beats_rounds(journal: Journal) -> None:
     a = [add(journal, "A", f"A{n}") for n in range(3)]
     b = add(journal, "B", "urgent", priority=1)
     b2 = add(journal, "B", "urgent too", priority=1)
-    order = [w.id for w in scheduler.fair_order(journal.conn)]
+    order = [w.id for w in fair.fair_order(journal.conn)]
     assert order == [b.id, b2.id, a[0].id, a[1].id, a[2].id]
     assert claim_one(journal).id == b.id
 
@@ -381,7 +380,7 @@ def test_a_running_job_counts_as_its_users_first_round(journal: Journal) -> None
     claim_one(journal)
     a2 = add(journal, "A", "A2")
     b1 = add(journal, "B", "B1")  # later than A2, but B has nothing running
-    assert [w.id for w in scheduler.fair_order(journal.conn)] == [b1.id, a2.id]
+    assert [w.id for w in fair.fair_order(journal.conn)] == [b1.id, a2.id]
     assert claim_one(journal).id == b1.id
 
 
@@ -439,11 +438,11 @@ def test_position_and_eta_from_measured_speed(journal: Journal, clock: Any) -> N
 
 def test_eta_uses_default_speed_then_a_running_average(journal: Journal) -> None:
     job = add(journal, frames=8, steps=2)
-    assert journal.position(job.id).eta_s == pytest.approx(16 * scheduler.DEFAULT_SEC_PER_COST)
+    assert journal.position(job.id).eta_s == pytest.approx(16 * fair.DEFAULT_SEC_PER_COST)
     journal.record_speed("tiny", 0.5)
     journal.record_speed("tiny", 1.0)
-    speed = 0.5 * (1 - scheduler.SPEED_ALPHA) + 1.0 * scheduler.SPEED_ALPHA  # 0.65
-    assert scheduler.sec_per_cost(journal.conn, "tiny") == pytest.approx(speed)
+    speed = 0.5 * (1 - fair.SPEED_ALPHA) + 1.0 * fair.SPEED_ALPHA  # 0.65
+    assert journal.sec_per_cost("tiny") == pytest.approx(speed)
     assert journal.position(job.id).eta_s == pytest.approx(16 * speed)
 
 
@@ -565,6 +564,26 @@ def test_audit_log_newest_first_per_guild(journal: Journal, clock: Any) -> None:
     assert [(e["action"], e["actor_id"]) for e in entries] == [("clear", "mod2"), ("ban", "mod1")]
     assert entries[1]["detail"] == "spam" and entries[1]["at"] == clock() - 1
     assert [e["actor_id"] for e in journal.audit_log(None, limit=2)] == ["mod3", "mod2"]
+
+
+def test_calls_inside_atomic_commit_or_roll_back_together(open_journal: Callable[..., Journal]) -> None:
+    """A moderator's change and its audit row: a failure between them leaves neither behind."""
+    journal = open_journal()
+    with pytest.raises(RuntimeError), journal.atomic():
+        journal.ban("g1", "troll", "spam", "mod")
+        journal.audit("ban", actor_id="mod", guild_id="g1", user_id="troll")
+        raise RuntimeError("crash before commit")
+    other = open_journal()  # another process sees the file, not this connection's state
+    assert other.ban_reason("troll", "g1") is None
+    assert other.audit_log("g1") == []
+
+    with journal.atomic():
+        journal.ban("g1", "troll", "spam", "mod")
+        journal.audit("ban", actor_id="mod", guild_id="g1", user_id="troll")
+        # Nothing is visible to others until the outer block commits.
+        assert other.ban_reason("troll", "g1") is None
+    assert other.ban_reason("troll", "g1") == "spam"
+    assert [e["action"] for e in other.audit_log("g1")] == ["ban"]
 
 
 # --- the database file --------------------------------------------------------------------------
@@ -717,8 +736,6 @@ def test_head_matches_the_first_of_the_full_fair_order(tmp_path) -> None:
     """Claims use the cheap `head` query; it must agree with the full ranking every time."""
     import random
 
-    from engine import scheduler
-
     rng = random.Random(7)
     journal = Journal(tmp_path / "head.db")
     users = [f"u{i}" for i in range(6)]
@@ -728,8 +745,8 @@ def test_head_matches_the_first_of_the_full_fair_order(tmp_path) -> None:
             priority=rng.choice([0, 0, 0, 1]),
         )  # fmt: skip
     while True:
-        order = scheduler.fair_order(journal.conn)
-        first = scheduler.head(journal.conn)
+        order = fair.fair_order(journal.conn)
+        first = fair.head(journal.conn)
         if not order:
             assert first is None
             break

@@ -1,17 +1,24 @@
-"""Fair ordering of waiting jobs, and queue positions with ETAs.
+"""Fair ordering of waiting jobs, queue positions with ETAs, and the render speeds behind them.
 
 Order is round-robin by user within a priority: each user's first waiting job comes before
 anyone's second, so one person sending fifty prompts cannot push everyone else back. A job
 that is already rendering counts as its owner's first round. Everything here is plain SQL
 over the journal's connection, so the bot can answer "where is my job" without a worker.
+The functions take a connection because claims run them under the write lock; `Fair` gives
+them to the rest of the bot as journal methods.
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from engine.journal.base import JournalBase
+from engine.journal.jobs import Job
 
 # Seconds per frame-step assumed for a model that has not rendered anything yet.
 DEFAULT_SEC_PER_COST = 0.05
@@ -146,11 +153,52 @@ def position_of(conn: sqlite3.Connection, job_id: int, now: float, worker_window
     return model_positions(conn, row["model"], now, worker_window).get(job_id)
 
 
-def format_eta(seconds: float) -> str:
-    """'about 2 min' rather than '137 s': people want an idea, not a stopwatch."""
-    if seconds < 60:
-        return "under a minute"
-    minutes = round(seconds / 60)
-    if minutes < 90:
-        return f"about {minutes} min"
-    return f"about {round(seconds / 3600, 1):g} h"
+class Fair(JournalBase):
+    """The journal's questions about order and time: what runs next, where a job stands, how long."""
+
+    def waiting(self, *, guild_id: str | None = None) -> list[Job]:
+        """Running jobs first, then queued ones in the order they will start."""
+        running = self._jobs("state = 'running'")
+        order = {w.id: i for i, w in enumerate(fair_order(self.conn))}
+        queued = sorted(self._jobs("state = 'queued'"), key=lambda j: order.get(j.id, 0))
+        jobs = running + queued
+        return [j for j in jobs if guild_id is None or j.guild_id == guild_id]
+
+    def position(self, job_id: int) -> Position | None:
+        now = self.clock()
+        return position_of(self.conn, job_id, now, worker_window=2 * self.lease_seconds)
+
+    def positions(self, adapter: str) -> list[tuple[Job, Position]]:
+        """Every queued job of an adapter with where it stands, for refreshing status messages."""
+        jobs = self._jobs("state = 'queued' AND adapter = ?", (adapter,))
+        now, window = self.clock(), 2 * self.lease_seconds
+        by_model = {m: model_positions(self.conn, m, now, window) for m in {j.model for j in jobs}}
+        return [(j, by_model[j.model][j.id]) for j in jobs if j.id in by_model[j.model]]
+
+    def sec_per_cost(self, model: str) -> float:
+        return sec_per_cost(self.conn, model)
+
+    def record_speed(self, model: str, seconds_per_frame_step: float) -> None:
+        with self.atomic():
+            record_speed(self.conn, model, seconds_per_frame_step, self.clock())
+
+    def seconds_until_free(
+        self, slots: int, *, user_id: str | None = None, guild_id: str | None = None
+    ) -> float:
+        """Roughly when `slots` of the matching waiting jobs will have finished (at least 5 s)."""
+        where, params = "1 = 1", ()
+        if user_id is not None:
+            where, params = "user_id = ?", (user_id,)
+        elif guild_id is not None:
+            where, params = "guild_id = ?", (guild_id,)
+        rows: list[Any] = self.conn.execute(
+            f"SELECT model, cost, COALESCE(progress_step, 0), COALESCE(progress_total, 0) FROM jobs"
+            f" WHERE state IN ('queued', 'running') AND {where} ORDER BY state = 'running' DESC, id LIMIT ?",
+            (*params, max(1, slots)),
+        ).fetchall()
+        speeds = {model: sec_per_cost(self.conn, model) for model in {row[0] for row in rows}}
+        total = 0.0
+        for model, cost, step, steps in rows:
+            done = step / steps if steps else 0.0
+            total += cost * (1 - done) * speeds[model]
+        return max(5.0, math.ceil(total))

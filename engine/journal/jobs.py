@@ -1,6 +1,6 @@
 """A job as the journal records it: who asked, what they asked for, and where it stands.
 
-Kept apart from `engine.journal` so readers of jobs (the adapters, the scheduler's callers)
+Kept apart from the statements that store it, so readers of jobs (the adapters, the core)
 see the record without the storage code around it.
 """
 

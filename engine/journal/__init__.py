@@ -1,0 +1,20 @@
+"""The durable job journal: every job's life, from queued to delivered, in one SQLite file.
+
+This package owns the schema and every SQL statement the project runs; nothing outside it
+writes SQL. Its parts, one concern each, are combined in `Journal`:
+
+- `schema`, `migrations/`: opening the file and its numbered migration steps;
+- `connection`: connection settings and the write transaction;
+- `jobs`: the job record; `queue`: enqueue, look-ups, cancel;
+- `claims`: leases and fenced results for workers; `deliveries`: replies owed;
+- `fair`: fair order, positions, ETAs and render speeds;
+- `servers`: per-server settings, bans, rate buckets; `audit`: the audit log;
+- `aio`: `AsyncJournal`, the same calls for the event loop.
+"""
+
+from engine.journal.aio import AsyncJournal
+from engine.journal.fair import Position
+from engine.journal.jobs import Job, JobState
+from engine.journal.store import Journal
+
+__all__ = ["AsyncJournal", "Job", "JobState", "Journal", "Position"]

@@ -1,0 +1,64 @@
+"""The journal for the event loop: every call runs on the journal's own thread.
+
+The loop never touches SQLite directly, so a slow disk or a lock held by another process can
+stall a journal call but never the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from engine.journal.store import Journal
+
+T = TypeVar("T")
+
+
+class DbThread:
+    """Runs blocking database work on one dedicated thread and lets the event loop await it."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptreel-db")
+        # Built on the thread that will use it, so the connection never changes threads.
+        self._obj: Any = self._executor.submit(factory).result()
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(fn, *args, **kwargs))
+
+    @property
+    def obj(self) -> Any:
+        return self._obj
+
+    def close(self) -> None:
+        close = getattr(self._obj, "close", None)
+        if close is not None:
+            self._executor.submit(close).result()
+        self._executor.shutdown(wait=True)
+
+
+class AsyncJournal:
+    """The same methods as `Journal`, awaited."""
+
+    def __init__(self, path: Path | str, **kwargs: Any) -> None:
+        self._thread = DbThread(lambda: Journal(path, **kwargs))
+        self.sync: Journal = self._thread.obj
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self.sync, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await self._thread.call(method, *args, **kwargs)
+
+        return call
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run `fn(journal, ...)` on the journal's thread, for work that spans several calls."""
+        return await self._thread.call(fn, self.sync, *args, **kwargs)
+
+    async def close(self) -> None:
+        self._thread.close()

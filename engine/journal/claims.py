@@ -1,0 +1,125 @@
+"""Workers' side of the journal: claims under a lease, fenced progress and results, lost workers.
+
+Workers claim jobs under a lease (owner + expiry) and must present their owner name and
+attempt number to report progress or finish: a worker that stalled past its lease and was
+replaced cannot overwrite the newer attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from engine.journal import fair
+from engine.journal.base import JournalBase
+from engine.journal.jobs import Job, JobState
+
+
+class Claims(JournalBase):
+    def claim(self, owner: str, *, models: Sequence[str] | None = None, max_batch: int = 1) -> list[Job]:
+        """Take the next job in fair order, plus compatible ones behind it up to `max_batch`."""
+        now = self.clock()
+        with self.atomic():
+            if max_batch == 1:
+                first = fair.head(self.conn, models)
+                ids = [first.id] if first else []
+            else:
+                order = fair.fair_order(self.conn, models)
+                key = order[0].batch_key if order else None
+                ids = [w.id for w in order if w.batch_key == key][:max_batch]
+            if not ids:
+                return []
+            marks = ",".join("?" * len(ids))
+            rows = self.conn.execute(
+                f"""UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1,
+                        started_at = ?, progress_step = 0, progress_total = NULL
+                    WHERE state = 'queued' AND id IN ({marks}) RETURNING *""",
+                (owner, now + self.lease_seconds, now, *ids),
+            ).fetchall()
+        jobs = {r["id"]: Job.from_row(r) for r in rows}
+        return [jobs[i] for i in ids if i in jobs]
+
+    def _fenced(self, sql: str, job_id: int, owner: str, attempt: int, *params: Any) -> bool:
+        with self.atomic():
+            cur = self.conn.execute(
+                f"{sql} WHERE id = ? AND owner = ? AND attempts = ? AND state = 'running'",
+                (*params, job_id, owner, attempt),
+            )
+        return cur.rowcount == 1
+
+    def heartbeat(self, owner: str, model: str) -> None:
+        """Renew the leases of everything this worker runs, and say the worker is alive."""
+        now = self.clock()
+        with self.atomic():
+            self.conn.execute(
+                "UPDATE jobs SET lease_until = ? WHERE owner = ? AND state = 'running'",
+                (now + self.lease_seconds, owner),
+            )
+            self.conn.execute(
+                "INSERT INTO workers (name, model, last_seen) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET model = excluded.model, last_seen = excluded.last_seen",
+                (owner, model, now),
+            )
+
+    def progress(self, job_id: int, owner: str, attempt: int, step: int, total: int) -> bool:
+        now = self.clock()
+        return self._fenced(
+            "UPDATE jobs SET progress_step = ?, progress_total = ?, lease_until = ?",
+            job_id, owner, attempt, step, total, now + self.lease_seconds,
+        )  # fmt: skip
+
+    def cancel_requested(self, job_id: int) -> bool:
+        row = self.conn.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return bool(row and row[0])
+
+    def complete(self, job_id: int, owner: str, attempt: int, clip_path: str, render_seconds: float) -> bool:
+        """Mark a render done, unless this worker lost the job to another attempt meanwhile."""
+        now = self.clock()
+        return self._fenced(
+            "UPDATE jobs SET state = 'rendered', clip_path = ?, render_seconds = ?, finished_at = ?,"
+            " owner = NULL, lease_until = NULL, delivery = 'pending'",
+            job_id, owner, attempt, clip_path, render_seconds, now,
+        )  # fmt: skip
+
+    def finish_cancelled(self, job_id: int, owner: str, attempt: int) -> bool:
+        return self._fenced(
+            "UPDATE jobs SET state = 'cancelled', finished_at = ?, owner = NULL, lease_until = NULL,"
+            " delivery = 'pending'",
+            job_id, owner, attempt, self.clock(),
+        )  # fmt: skip
+
+    def fail(
+        self, job_id: int, owner: str, attempt: int, reason: str, *, retry: bool = True
+    ) -> JobState | None:
+        """Record a failed attempt: back to the queue while attempts remain, else failed or dead."""
+        if retry and attempt < self.max_attempts:
+            new = JobState.QUEUED
+        else:
+            new = JobState.DEAD if retry else JobState.FAILED
+        terminal = new != JobState.QUEUED
+        ok = self._fenced(
+            "UPDATE jobs SET state = ?, error = ?, owner = NULL, lease_until = NULL,"
+            " finished_at = ?, delivery = ?",
+            job_id, owner, attempt, str(new), reason,
+            self.clock() if terminal else None, "pending" if terminal else None,
+        )  # fmt: skip
+        return new if ok else None
+
+    def requeue_expired(self) -> list[tuple[int, JobState]]:
+        """Return jobs whose worker vanished to the queue; past max attempts they are dead."""
+        now = self.clock()
+        with self.atomic():
+            rows = self.conn.execute(
+                """UPDATE jobs SET
+                     state = CASE WHEN cancel_requested THEN 'cancelled'
+                                  WHEN attempts >= ? THEN 'dead' ELSE 'queued' END,
+                     error = CASE WHEN attempts >= ? AND NOT cancel_requested
+                                  THEN 'gave up after ' || attempts || ' tries (worker lost)'
+                                  ELSE error END,
+                     delivery = CASE WHEN cancel_requested OR attempts >= ? THEN 'pending' ELSE delivery END,
+                     finished_at = CASE WHEN cancel_requested OR attempts >= ? THEN ? ELSE NULL END,
+                     owner = NULL, lease_until = NULL
+                   WHERE state = 'running' AND lease_until < ? RETURNING id, state""",
+                (self.max_attempts, self.max_attempts, self.max_attempts, self.max_attempts, now, now),
+            ).fetchall()
+        return [(r["id"], JobState(r["state"])) for r in rows]

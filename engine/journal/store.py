@@ -1,0 +1,36 @@
+"""`Journal`: one connection to the journal file, with every statement the project runs on it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.journal.audit import Audit
+from engine.journal.claims import Claims
+from engine.journal.deliveries import Deliveries
+from engine.journal.fair import Fair
+from engine.journal.queue import Queue
+from engine.journal.schema import connect
+from engine.journal.servers import Servers
+
+
+class Journal(Queue, Claims, Deliveries, Fair, Servers, Audit):
+    """Synchronous, on the thread that opened it; the event loop uses `AsyncJournal`."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        lease_seconds: float = 60.0,
+        max_attempts: int = 3,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.conn = connect(self.path)
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self.clock = clock
+
+    def close(self) -> None:
+        self.conn.close()
