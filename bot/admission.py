@@ -13,10 +13,9 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from bot import texts
 from bot.config import Settings
 from engine.journal import Journal
-
-BANNED_TEXT = "Sorry, you can't make videos here: a moderator has banned you."
 
 
 @dataclass(frozen=True)
@@ -117,16 +116,15 @@ def check(
 ) -> Refusal | None:
     """Decide admission and, when admitted, spend the user's rate-limit token."""
     if journal.ban_reason(user_id, guild_id) is not None:
-        return Refusal("banned", BANNED_TEXT)
+        return Refusal("banned", texts.BANNED)
     if cfg.paused:
-        return Refusal("paused", "Video making is paused by the moderators right now. Please try later.")
+        return Refusal("paused", texts.PAUSED)
     waiting_user = journal.count_waiting(user_id=user_id)
     if waiting_user >= limits.max_waiting_per_user:
         wait = journal.seconds_until_free(1, user_id=user_id)
         return Refusal(
             "too_many_waiting",
-            f"You already have {waiting_user} videos waiting (the limit is {limits.max_waiting_per_user}). "
-            "Please wait for one to finish.",
+            texts.too_many_waiting(waiting_user, limits.max_waiting_per_user),
             retry_after_s=wait,
         )
     if guild_id is not None:
@@ -137,19 +135,18 @@ def check(
             )
             return Refusal(
                 "guild_busy",
-                "This server's queue is full right now. Please try again soon.",
+                texts.GUILD_BUSY,
                 retry_after_s=wait,
             )
     waiting_all = journal.count_waiting()
     if waiting_all >= limits.max_queue:
         wait = journal.seconds_until_free(waiting_all - limits.max_queue + 1)
-        return Refusal("busy", "The bot is busy right now. Please try again later.", retry_after_s=wait)
+        return Refusal("busy", texts.BUSY, retry_after_s=wait)
     wait = journal.take_token(f"user:{user_id}", burst=limits.rate_burst, per_minute=limits.rate_per_minute)
     if wait is not None:
         return Refusal(
             "rate_limited",
-            f"You're sending prompts faster than {limits.rate_per_minute:g} a minute. "
-            f"Try again in {math.ceil(wait)} s.",
+            texts.rate_limited(limits.rate_per_minute, math.ceil(wait)),
             retry_after_s=math.ceil(wait * 10) / 10,
         )
     return None

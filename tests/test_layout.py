@@ -61,10 +61,20 @@ def test_the_sql_check_can_see_sql() -> None:
     assert hits >= 30
 
 
+def _ancestors(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
 def _imports(name: str, path: Path, known: set[str]) -> set[str]:
-    """The project modules `name` imports, anywhere in the file (functions, TYPE_CHECKING)."""
+    """The project modules importing `name` runs, from anywhere in the file (functions, TYPE_CHECKING).
+
+    Importing `a.b.c` runs `a/__init__` and `a/b/__init__` first, so those count too, except
+    the packages `name` itself lives in: they are already being imported when `name` runs.
+    """
     tree = ast.parse(path.read_text(), str(path))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    own = set(_ancestors(name)) | {name}
     out: set[str] = set()
     for node in ast.walk(tree):
         targets: list[str] = []
@@ -75,29 +85,20 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
             if node.level:
                 parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{parent}.{base}" if base else parent
+            # `from pkg import x` runs pkg.x when that is a module, and pkg either way.
             targets = [base] + [f"{base}.{a.name}" for a in node.names]
         for target in targets:
-            # `from pkg import mod` imports pkg.mod when that is a module; else pkg itself.
-            while target and target not in known:
-                target = target.rpartition(".")[0]
-            if target and target != name:
-                out.add(target)
+            if target not in known:
+                continue
+            out.update(m for m in [*_ancestors(target), target] if m in known and m not in own)
     return out
 
 
 def import_cycles() -> list[list[str]]:
-    """Every strongly connected group of more than one module (Tarjan), as sorted name lists.
-
-    A package's `__init__` re-exporting its own modules is not a cycle of concern: the edge
-    from a package to its submodules is ignored, so `pkg/__init__` -> `pkg.mod` -> `pkg` is fine
-    only as long as `pkg.mod` does not import `pkg` itself for something defined there.
-    """
+    """Every strongly connected group of more than one module (Tarjan), as sorted name lists."""
     sources = _sources()
     known = set(sources)
-    graph = {
-        name: {t for t in _imports(name, path, known) if not t.startswith(name + ".")}
-        for name, path in sources.items()
-    }
+    graph = {name: _imports(name, path, known) for name, path in sources.items()}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []

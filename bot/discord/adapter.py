@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.core import queue_line
-from bot.delivery import DeliveryError
+from bot.core import DeliveryError, queue_line
 from bot.discord.views import clip_view, job_id_of, status_view
 from engine.journal import Job, JobState
 

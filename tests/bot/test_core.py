@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.core import Answer, Core, Requester
-from bot.delivery import DeliveryError
+from bot.core import Answer, Core, DeliveryError, Requester
 from bot.moderation import Moderation
 from engine.journal import Job, JobState, Journal, fair
 from engine.request import build_request

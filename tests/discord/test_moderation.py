@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import simcord
 
-from bot.admission import BANNED_TEXT
+from bot.texts import BANNED as BANNED_TEXT
 from engine.journal import JobState
 from tests.discord.conftest import World, job_id_of
 

@@ -12,16 +12,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
-from engine.journal import Job, JobState
-
-if TYPE_CHECKING:
-    from bot.core import Core
+from engine.journal import AsyncJournal, Job, JobState
 
 log = logging.getLogger(__name__)
 
 MAX_DELIVERY_ATTEMPTS = 6
+
+
+IdleWait = Callable[[Awaitable[Any]], Awaitable[Any]]
+
+
+class Adapter(Protocol):
+    """What a surface implements so the dispatcher can follow its jobs.
+
+    Optional: `on_position(job, position, eta_s)` to refresh a waiting job's status, and
+    `undeliverable(job, reason)` to tell the requester a clip could not be posted.
+    """
+
+    name: str
+
+    async def on_progress(self, job: Job, step: int, total: int) -> None: ...
+
+    async def deliver(self, job: Job) -> dict[str, Any] | None:
+        """Send the result of a finished job (clip, failure or cancellation) to its requester."""
+        ...
 
 
 class DeliveryError(Exception):
@@ -48,8 +65,13 @@ def backoff(attempt: int) -> float:
 
 
 class Dispatcher:
-    def __init__(self, core: Core, poll: float = 0.5) -> None:
-        self.core = core
+    def __init__(
+        self, db: AsyncJournal, adapter: Adapter, *, idle_wait: IdleWait | None = None, poll: float = 0.5
+    ) -> None:
+        self.db = db
+        self.adapter = adapter
+        # Test harnesses (simcord) need to know when the bot is idle on purpose.
+        self.idle_wait: IdleWait = idle_wait or (lambda aw: aw)
         self.poll = poll
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -64,7 +86,7 @@ class Dispatcher:
         self._since = float("inf")
 
     def start(self) -> None:
-        self._since = self.core.db.sync.clock()
+        self._since = self.db.sync.clock()
         self._task = asyncio.create_task(self._run(), name="promptreel-dispatcher")
 
     async def stop(self) -> None:
@@ -88,15 +110,15 @@ class Dispatcher:
     async def changed(self, within: float) -> None:
         """Wait until something was delivered, or `within` seconds pass."""
         async with self._changed:
-            await self.core.idle_wait(_at_most(self._changed.wait(), within))
+            await self.idle_wait(_at_most(self._changed.wait(), within))
 
     async def _signal(self) -> None:
         async with self._changed:
             self._changed.notify_all()
 
     async def _run(self) -> None:
-        db = self.core.db
-        adapter = self.core.adapter
+        db = self.db
+        adapter = self.adapter
         first = True
         while True:
             try:
@@ -109,7 +131,7 @@ class Dispatcher:
                 await self._refresh_positions()
             except Exception:
                 log.exception("dispatcher pass failed")
-            await self.core.idle_wait(_at_most(self._wake.wait(), self.poll))
+            await self.idle_wait(_at_most(self._wake.wait(), self.poll))
             self._wake.clear()
 
     async def _drain_events(self) -> None:
@@ -119,9 +141,9 @@ class Dispatcher:
                 await self._progress(job_id, data["step"], data["total"])
 
     async def _progress(self, job_id: int, step: int, total: int, job: Job | None = None) -> None:
-        job = job or await self.core.db.get(job_id)
+        job = job or await self.db.get(job_id)
         # A late progress event must never be shown after the result went out.
-        if job is None or job.adapter != self.core.adapter.name or job.delivery in ("sending", "sent"):
+        if job is None or job.adapter != self.adapter.name or job.delivery in ("sending", "sent"):
             return
         # Keyed by attempt: a job retried after a lost worker counts its steps from 1 again.
         key = (job.id, job.attempts)
@@ -130,18 +152,18 @@ class Dispatcher:
         self._progress_seen[key] = step
         try:
             self._shown_position.pop(job_id, None)
-            await self.core.adapter.on_progress(job, step, total)
+            await self.adapter.on_progress(job, step, total)
         except Exception:
             log.exception("progress update for job %s failed", job_id)
 
     async def _refresh_positions(self) -> None:
         """Tell the adapter when a waiting job moved up the queue (if it shows positions)."""
-        show = getattr(self.core.adapter, "on_position", None)
+        show = getattr(self.adapter, "on_position", None)
         now = asyncio.get_running_loop().time()
         if show is None or now - self._positions_at < self.position_refresh:
             return
         self._positions_at = now
-        for job, where in await self.core.db.positions(self.core.adapter.name):
+        for job, where in await self.db.positions(self.adapter.name):
             shown = self._shown_position.get(job.id)
             self._shown_position[job.id] = where.position
             if shown == where.position or (shown is None and job.created_at >= self._since):
@@ -157,17 +179,17 @@ class Dispatcher:
         """Progress of jobs rendered by worker processes reaches us only through the journal."""
         # Running jobs only: `waiting()` also parses and fair-orders the whole queue, which on every
         # wake-up (each progress event) kept the journal's thread busy and delayed intake.
-        for job in await self.core.db.running():
+        for job in await self.db.running():
             if job.state == JobState.RUNNING and job.progress_step and job.progress_total:
                 await self._progress(job.id, job.progress_step, job.progress_total, job)
 
     async def _deliver(self, job: Job) -> None:
-        db = self.core.db
+        db = self.db
         try:
             if not await db.begin_delivery(job.id, seen_attempts=job.delivery_attempts):
                 return
             try:
-                updates = await self.core.adapter.deliver(job)
+                updates = await self.adapter.deliver(job)
             except DeliveryError as exc:
                 attempts = job.delivery_attempts + 1
                 give_up = not exc.retry or attempts >= MAX_DELIVERY_ATTEMPTS
@@ -193,7 +215,7 @@ class Dispatcher:
 
     async def _tell_undeliverable(self, job: Job, reason: str) -> None:
         """The requester hears that their video exists but could not be posted, where possible."""
-        tell = getattr(self.core.adapter, "undeliverable", None)
+        tell = getattr(self.adapter, "undeliverable", None)
         if tell is None:
             return
         try:

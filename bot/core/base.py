@@ -1,0 +1,28 @@
+"""The state the core's parts (intake, commands) share; `bot.core.core.Core` puts them together."""
+
+from __future__ import annotations
+
+from bot.config import Settings
+from bot.core.delivery import Adapter, Dispatcher
+from bot.core.runtime import InProcessWorker
+from bot.policy import PromptPolicy
+from engine.journal import AsyncJournal
+
+
+class CoreBase:
+    settings: Settings
+    adapter: Adapter
+    policy: PromptPolicy
+    journal: AsyncJournal | None
+    dispatcher: Dispatcher | None
+    # The render worker on a thread of this process, when it renders itself.
+    runtime: InProcessWorker | None
+
+    @property
+    def db(self) -> AsyncJournal:
+        assert self.journal is not None, "Core.start() first"
+        return self.journal
+
+    @property
+    def models(self) -> list[str]:
+        return [self.settings.model, *[m for m in self.settings.extra_models if m != self.settings.model]]

@@ -1,0 +1,62 @@
+"""A member's commands on any surface: cancel, queue, history, show, stats, help."""
+
+from __future__ import annotations
+
+from bot import texts
+from bot.core.answers import Answer, Requester, info, refused
+from bot.core.base import CoreBase
+from bot.flags import FLAG_HELP
+from engine.journal import JobState
+from engine.presets import PRESETS
+
+
+class Commands(CoreBase):
+    async def cancel(self, who: Requester, job_id: int) -> Answer:
+        job = await self.db.get(job_id)
+        if job is None or (job.user_id != who.user_id and not who.is_mod):
+            return refused("not_found", texts.not_your_job(job_id))
+        if job.state not in (JobState.QUEUED, JobState.RUNNING):
+            return info(texts.already(job_id, job.state), job=job_id)
+        await self.db.cancel(job_id, by=who.user_id)
+        if who.user_id != job.user_id:
+            await self.db.audit("cancel", actor_id=who.user_id, guild_id=who.guild_id, user_id=job.user_id,
+                                detail=f"job {job_id}")  # fmt: skip
+        return info(texts.cancelling(job_id), job=job_id)
+
+    async def queue(self, who: Requester) -> Answer:
+        jobs = await self.db.waiting()
+        if not jobs:
+            return info(texts.QUEUE_EMPTY, jobs=[])
+        lines = []
+        for i, job in enumerate(jobs[:15], start=1):
+            rendering = (
+                (job.progress_step or 0, job.progress_total or job.request.steps)
+                if job.state == JobState.RUNNING
+                else None
+            )
+            lines.append(texts.queue_entry(i, job.id, job.user_id == who.user_id, rendering))
+        more = texts.queue_more(len(jobs) - 15) if len(jobs) > 15 else ""
+        return info("\n".join(lines) + more, jobs=[j.id for j in jobs])
+
+    async def history(self, who: Requester, limit: int = 10) -> Answer:
+        jobs = await self.db.history(who.user_id, limit)
+        if not jobs:
+            return info(texts.NO_HISTORY, jobs=[])
+        lines = [texts.history_entry(j.id, j.state, j.request.prompt, j.request.seed) for j in jobs]
+        return info("\n".join(lines), jobs=[j.id for j in jobs])
+
+    async def show(self, who: Requester, job_id: int) -> Answer:
+        job = await self.db.get(job_id)
+        if job is None or (job.guild_id != who.guild_id and job.user_id != who.user_id):
+            return refused("not_found", texts.not_here(job_id))
+        return info(texts.job_details(job), job=job.id)
+
+    async def stats(self) -> Answer:
+        s = await self.db.stats()
+        waiting = s["states"].get("queued", 0) + s["states"].get("running", 0)
+        return info(texts.stats(s["renders"], s["median_render_s"], waiting), **s)
+
+    def help_text(self) -> str:
+        lines = [texts.help_intro(FLAG_HELP)]
+        lines += [texts.help_model(name, PRESETS[name]) for name in self.models]
+        return "\n".join(lines)

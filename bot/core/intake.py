@@ -1,0 +1,158 @@
+"""Intake: a prompt becomes a queued job, or a polite refusal, and nothing in between.
+
+Policy and admission run on the journal's thread inside the transaction that records the job,
+so a refusal is recorded as such and a flood cannot slip past a limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import admission, texts
+from bot.core.answers import Answer, Requester, refused
+from bot.core.base import CoreBase
+from bot.flags import parse_prompt
+from bot.policy import clean
+from engine.journal import Job, Journal
+from engine.presets import get_preset
+from engine.request import InvalidRequest, RenderRequest, build_request
+
+
+class Intake(CoreBase):
+    async def submit_text(self, who: Requester, text: str, **kw: Any) -> Answer:
+        try:
+            parsed = parse_prompt(text)
+        except InvalidRequest as exc:
+            return refused("invalid", str(exc))
+        return await self.submit(who, parsed.prompt, parsed.options, **kw)
+
+    async def submit(
+        self,
+        who: Requester,
+        prompt: str,
+        options: dict[str, Any] | None = None,
+        *,
+        parent_id: int | None = None,
+        reply: dict[str, Any] | None = None,
+    ) -> Answer:
+        options = dict(options or {})
+        model = options.pop("model", None) or self.settings.model
+        if model not in self.models:
+            return refused("invalid", texts.model_unavailable(model, self.models))
+        try:
+            request = build_request(clean(prompt), model=get_preset(model), **options)
+        except InvalidRequest as exc:
+            return refused("invalid", str(exc))
+        except TypeError:
+            return refused("invalid", texts.OPTIONS_CLASH)
+
+        job, refusal = await self.db.run(self._intake, who, request, prompt, parent_id, reply)
+        if refusal is not None:
+            return refused(
+                refusal.reason, refusal.text, retry_after_s=refusal.retry_after_s, category=refusal.category
+            )
+        if self.runtime is not None:
+            self.runtime.wake()
+        pos = await self.db.position(job.id)
+        if pos is not None and self.dispatcher is not None:
+            self.dispatcher.note_position(job.id, pos.position)
+        position, eta_s = (pos.position, pos.eta_s) if pos else (0, 0.0)
+        return Answer(
+            "queued",
+            texts.queued(job.id, texts.queue_line(position, eta_s)),
+            job_id=job.id,
+            position=position,
+            eta_s=eta_s,
+        )
+
+    def _intake(
+        self,
+        journal: Journal,
+        who: Requester,
+        request: RenderRequest,
+        typed: str,
+        parent_id: int | None,
+        reply: dict[str, Any] | None,
+    ) -> tuple[Job, admission.Refusal | None]:
+        """Policy and admission on the journal's thread, in the transaction that records the job."""
+        settings = self.settings
+
+        def admit(journal: Journal) -> admission.Refusal | None:
+            cfg = admission.guild_config(journal, who.guild_id)
+            verdict = self.policy.check(
+                # The prompt as typed: cleaning drops bidi overrides, which the policy reads.
+                typed,
+                disabled=cfg.disabled_categories,
+                custom_words=cfg.blocked_words,
+            )
+            if not verdict.allowed:
+                journal.audit(
+                    "refused", actor_id=None, guild_id=who.guild_id, user_id=who.user_id,
+                    category=verdict.category,
+                )  # fmt: skip
+                return admission.Refusal("policy", verdict.message, category=verdict.category)
+            limits = admission.Limits.resolve(settings, cfg)
+            return admission.check(
+                journal, user_id=who.user_id, guild_id=who.guild_id, limits=limits, cfg=cfg
+            )
+
+        return journal.enqueue_if(
+            request,
+            admit,
+            user_id=who.user_id,
+            user_name=who.user_name,
+            guild_id=who.guild_id,
+            channel_id=who.channel_id,
+            adapter=self.adapter.name,
+            parent_id=parent_id,
+            reply=reply,
+        )
+
+    async def reroll(self, who: Requester, job_id: int, **kw: Any) -> Answer:
+        """The same prompt and options with a new seed."""
+        job = await self.db.get(job_id)
+        if job is None:
+            return refused("not_found", texts.no_such_job(job_id))
+        options = _options_of(job)
+        options.pop("seed")
+        return await self.submit(who, job.request.prompt, options, parent_id=job.id, **kw)
+
+    async def remix(self, who: Requester, job_id: int, prompt: str, **kw: Any) -> Answer:
+        """A new prompt with the original's options and seed, so the change is the prompt alone."""
+        job = await self.db.get(job_id)
+        if job is None:
+            return refused("not_found", texts.no_such_job(job_id))
+        try:
+            parsed = parse_prompt(prompt)
+        except InvalidRequest as exc:
+            return refused("invalid", str(exc))
+        return await self.submit(
+            who, parsed.prompt, _options_of(job) | parsed.options, parent_id=job.id, **kw
+        )
+
+    async def guild_config(self, guild_id: str | None) -> admission.GuildConfig:
+        return await self.db.run(admission.guild_config, guild_id)
+
+    async def refusal_for_banned(self, who: Requester) -> Answer | None:
+        """For actions that queue nothing (buttons): a banned user is refused there too."""
+        reason = await self.db.ban_reason(who.user_id, who.guild_id)
+        return None if reason is None else refused("banned", texts.BANNED)
+
+    async def dms_allowed(self) -> bool:
+        """DMs need the owner's setting and the moderators' bot-wide switch (`/mod dms`)."""
+        return self.settings.allow_dms and (await self.guild_config(None)).allow_dms is not False
+
+
+def _options_of(job: Job) -> dict[str, Any]:
+    r = job.request
+    return {
+        "model": r.model,
+        "negative_prompt": r.negative_prompt,
+        "frames": r.frames,
+        "fps": r.fps,
+        "width": r.width,
+        "height": r.height,
+        "steps": r.steps,
+        "guidance": r.guidance,
+        "seed": r.seed,
+    }

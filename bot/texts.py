@@ -1,0 +1,209 @@
+"""Every sentence the shared chat side (core, admission, moderation) says, in one place.
+
+Surfaces add their own framing (Discord's status lines live in `bot.discord.texts`), but what
+a member is told about their prompt, their jobs and the moderators' actions is written here,
+so the wording can be reviewed, and later translated, together. Validation messages for
+render options come from `engine.request`, next to the limits they explain; the content
+policy's refusals from `bot.policy`, next to the categories they name. This module imports
+nothing of the project, so anything may import it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+# --- intake ------------------------------------------------------------------------------------
+
+OPTIONS_CLASH = "Some of those options can't be used together."
+
+
+def model_unavailable(model: str, offered: Iterable[str]) -> str:
+    return f"The model `{model[:30]}` isn't available here. Try: {', '.join(offered)}."
+
+
+def format_eta(seconds: float) -> str:
+    """'about 2 min' rather than '137 s': people want an idea, not a stopwatch."""
+    if seconds < 60:
+        return "under a minute"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"about {minutes} min"
+    return f"about {round(seconds / 3600, 1):g} h"
+
+
+def queue_line(position: int, eta_s: float) -> str:
+    """'#3 in queue, about 2 min': what a waiting job's status says (position 0: already starting)."""
+    return f"#{position} in queue, {format_eta(eta_s)}" if position else "starting now"
+
+
+def queued(job_id: int, where: str) -> str:
+    return f"Queued job {job_id}: {where}."
+
+
+# --- admission ---------------------------------------------------------------------------------
+
+BANNED = "Sorry, you can't make videos here: a moderator has banned you."
+PAUSED = "Video making is paused by the moderators right now. Please try later."
+GUILD_BUSY = "This server's queue is full right now. Please try again soon."
+BUSY = "The bot is busy right now. Please try again later."
+
+
+def too_many_waiting(waiting: int, limit: int) -> str:
+    return f"You already have {waiting} videos waiting (the limit is {limit}). Please wait for one to finish."
+
+
+def rate_limited(per_minute: float, wait_s: int) -> str:
+    return f"You're sending prompts faster than {per_minute:g} a minute. Try again in {wait_s} s."
+
+
+# --- a member's commands -----------------------------------------------------------------------
+
+
+def no_such_job(job_id: int) -> str:
+    return f"There is no job {job_id}."
+
+
+def not_your_job(job_id: int) -> str:
+    return f"You have no job {job_id}."
+
+
+def not_here(job_id: int) -> str:
+    return f"There is no job {job_id} here."
+
+
+def already(job_id: int, state: str) -> str:
+    return f"Job {job_id} is already {state}."
+
+
+def cancelling(job_id: int) -> str:
+    return f"Cancelling job {job_id}."
+
+
+QUEUE_EMPTY = "The queue is empty."
+NO_HISTORY = "You haven't made any videos yet."
+
+
+def queue_entry(number: int, job_id: int, mine: bool, rendering: tuple[int, int] | None) -> str:
+    state = f"rendering {rendering[0]}/{rendering[1]}" if rendering else "waiting"
+    return f"{number}. job {job_id}{' (yours)' if mine else ''}: {state}"
+
+
+def queue_more(count: int) -> str:
+    return f"\n…and {count} more"
+
+
+def history_entry(job_id: int, state: str, prompt: str, seed: int) -> str:
+    return f"job {job_id} [{state}] {prompt[:60]} (seed {seed})"
+
+
+def job_details(job: Any) -> str:
+    """What /show and a clip's Info button say: enough to reproduce the clip."""
+    r = job.request
+    took = f", rendered in {job.render_seconds:.1f} s" if job.render_seconds else ""
+    negative = f"\nNegative: {r.negative_prompt}" if r.negative_prompt else ""
+    return (
+        f"Job {job.id} [{job.state}]\nPrompt: {r.prompt}{negative}\n"
+        f"Model {r.model}, seed {r.seed}, {r.steps} steps, guidance {r.guidance:g}, "
+        f"{r.frames} frames at {r.fps} fps, {r.width}x{r.height}{took}"
+    )
+
+
+def stats(renders: int, median_s: float | None, waiting: int) -> str:
+    median = f"{median_s:.1f} s" if median_s is not None else "n/a"
+    return f"{renders} renders, median render time {median}, {waiting} in queue."
+
+
+def help_intro(flag_help: str) -> str:
+    return "Send a prompt to get a short video. Options: " + flag_help
+
+
+def help_model(name: str, preset: Any) -> str:
+    p = preset
+    return (
+        f"• {name}: up to {p.max_frames} frames "
+        f"({p.max_frames / p.default_fps:.1f} s at {p.default_fps} fps), sides up to {p.max_side}px, "
+        f"steps up to {p.max_steps}, prompts up to {p.max_prompt_chars} characters"
+    )
+
+
+# --- moderators --------------------------------------------------------------------------------
+
+NOT_MOD = "Only moderators can do that."
+PAUSED_NOW = "Paused: new prompts are refused until a moderator resumes. Queued jobs still finish."
+RESUMED = "Resumed: prompts are welcome again."
+NO_SELF_BAN = "You can't ban yourself."
+AUDIT_EMPTY = "The audit log is empty."
+WORDS_USAGE = "Use `words add`, `words remove` or `words list`."
+
+
+def cleared(count: int) -> str:
+    return f"Cleared the queue: {count} jobs cancelled."
+
+
+def banned(user_id: str, reason: str, cancelled: int) -> str:
+    because = f" ({reason})" if reason else ""
+    return f"Banned {user_id}{because}; {cancelled} waiting jobs cancelled."
+
+
+def unbanned(user_id: str, was_banned: bool) -> str:
+    return f"Unbanned {user_id}." if was_banned else f"{user_id} was not banned."
+
+
+def unknown_limit(name: str, names: Iterable[str]) -> str:
+    return f"Unknown limit `{name[:30]}`. Limits: {', '.join(names)}."
+
+
+def limit_not_a_number(name: str, low: float, high: float) -> str:
+    return f"`{name}` needs a number between {low:g} and {high:g}."
+
+
+def limit_out_of_range(name: str, low: float, high: float) -> str:
+    return f"`{name}` must be between {low:g} and {high:g}."
+
+
+def limits_now(limits: Any) -> str:
+    return (
+        f"Limits: burst {limits.rate_burst}, {limits.rate_per_minute:g} per minute, "
+        f"{limits.max_waiting_per_user} waiting per user, {limits.max_waiting_per_guild} per server."
+    )
+
+
+def blocked_words_list(words: list[str]) -> str:
+    return "Blocked words: " + (", ".join(words) if words else "none.")
+
+
+def blocked_words_now(words: list[str]) -> str:
+    return f"Blocked words now: {', '.join(words) if words else 'none'}."
+
+
+def unknown_category(name: str, categories: Iterable[str]) -> str:
+    return f"Unknown category `{name[:30]}`. Categories: {', '.join(categories)}."
+
+
+def category_always_on(label: str) -> str:
+    return f"The {label} filter is always on and can't be turned off."
+
+
+def category_now(label: str, enabled: bool) -> str:
+    return f"The {label} filter is now {'on' if enabled else 'off'}."
+
+
+def dms_now(allowed: bool) -> str:
+    return f"Prompts by DM are now {'allowed' if allowed else 'refused'} (for the whole bot)."
+
+
+def mod_role_now(role_id: int | None) -> str:
+    return "Moderator role set." if role_id else "Moderator role removed."
+
+
+def audit_entry(row: Mapping[str, Any]) -> str:
+    when = dt.datetime.fromtimestamp(row["at"], dt.UTC).strftime("%Y-%m-%d %H:%M")
+    return (
+        f"{when} {row['action']}"
+        + (f" by {row['actor_id']}" if row["actor_id"] else "")
+        + (f" user {row['user_id']}" if row["user_id"] else "")
+        + (f" [{row['category']}]" if row["category"] else "")
+        + (f": {row['detail']}" if row["detail"] else "")
+    )
