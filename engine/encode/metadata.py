@@ -1,4 +1,4 @@
-"""Clip metadata that ffmpeg does not handle for us: GIF comments and ffmetadata text.
+"""Clip metadata: cleaning the tags a caller passes, and what ffmpeg does not handle for us.
 
 GIF has no key/value metadata, so `engine.encode` stores a clip's tags as one GIF comment
 extension in ffmetadata syntax, inserted before the first frame, and parses it back from there.
@@ -9,8 +9,17 @@ the ffmpeg that imageio-ffmpeg ships comes without ffprobe.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
+
+from engine.encode.errors import EncodeError
+
+# Longer values are cut (with an ellipsis) rather than refused: a prompt is informative even
+# when cut, and this keeps every argument far below the OS limit on one argv entry (128 KiB).
+MAX_METADATA_CHARS = 4000
+
+_KEY_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 _FFMETADATA_HEADER = ";FFMETADATA1"
 _GIF_TRAILER = 0x3B
@@ -20,6 +29,32 @@ _GIF_COMMENT_LABEL = 0xFE
 _GIF_APPLICATION_LABEL = 0xFF
 
 
+# --- cleaning -----------------------------------------------------------------------------
+
+
+def clean_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    """Make every pair safe to pass to ffmpeg and to store; refuse keys that are a caller's bug.
+
+    Keys are restricted to [a-z0-9_] (lower-cased), since containers treat case differently and
+    ffmpeg splits `key=value` at the first '='. Values lose NUL and other control characters
+    (newlines and tabs stay), unpaired surrogates become U+FFFD, and overlong values are cut.
+    Empty values are dropped because `-metadata key=` means "delete key" to ffmpeg.
+    """
+    cleaned: dict[str, str] = {}
+    for raw_key, raw_value in metadata.items():
+        key = str(raw_key).lower()
+        if not _KEY_RE.fullmatch(key):
+            raise ValueError(f"metadata key {raw_key!r} must be 1-64 letters, digits or '_'")
+        value = str(raw_value).replace("\r\n", "\n").replace("\r", "\n")
+        value = value.encode("utf-8", errors="replace").decode("utf-8")
+        value = "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+        if len(value) > MAX_METADATA_CHARS:
+            value = value[: MAX_METADATA_CHARS - 1] + "…"
+        if value:
+            cleaned[key] = value
+    return cleaned
+
+
 # --- ffmetadata ---------------------------------------------------------------------------
 
 
@@ -27,13 +62,13 @@ def _escape_ffmetadata(text: str) -> str:
     return re.sub(r"([=;#\\\n])", r"\\\1", text)
 
 
-def _format_ffmetadata(tags: Mapping[str, str]) -> str:
+def format_ffmetadata(tags: Mapping[str, str]) -> str:
     lines = [_FFMETADATA_HEADER]
     lines += [f"{_escape_ffmetadata(k)}={_escape_ffmetadata(v)}" for k, v in tags.items()]
     return "\n".join(lines) + "\n"
 
 
-def _parse_ffmetadata(text: str) -> dict[str, str]:
+def parse_ffmetadata(text: str) -> dict[str, str]:
     """Parse the global section of ffmetadata text (escapes: backslash before =;#\\ newline)."""
     result: dict[str, str] = {}
     key: list[str] = []
@@ -70,10 +105,8 @@ def _parse_ffmetadata(text: str) -> dict[str, str]:
 # --- GIF comments -------------------------------------------------------------------------
 
 
-def _gif_add_comment(path: Path, text: str) -> None:
+def gif_add_comment(path: Path, text: str) -> None:
     """Insert a comment extension before the first frame, where readers look for one."""
-    from engine.encode import EncodeError  # here: engine.encode imports this module at load
-
     data = bytearray(path.read_bytes())
     if data[:6] not in (b"GIF87a", b"GIF89a"):
         raise EncodeError("The clip could not be encoded.", detail="ffmpeg did not write a GIF")
@@ -94,11 +127,11 @@ def _gif_add_comment(path: Path, text: str) -> None:
     path.write_bytes(data)
 
 
-def _read_gif_metadata(data: bytes) -> dict[str, str]:
+def read_gif_metadata(data: bytes) -> dict[str, str]:
     result: dict[str, str] = {}
     for comment in _gif_comments(data):
         if comment.startswith(_FFMETADATA_HEADER):
-            result.update(_parse_ffmetadata(comment))
+            result.update(parse_ffmetadata(comment))
         else:
             result.setdefault("comment", comment)
     return result
