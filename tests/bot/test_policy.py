@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from bot import policy, policy_lists
 from bot.policy import (
     ALWAYS_ON,
     CATEGORIES,
@@ -27,6 +26,8 @@ from bot.policy import (
     Verdict,
     clean,
     fold,
+    lists,
+    rules,
 )
 
 
@@ -36,7 +37,7 @@ def pp() -> PromptPolicy:
 
 
 def expected_message(category: str) -> str:
-    return policy._blocked(category).message
+    return rules._blocked(category).message
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,7 +341,7 @@ DISGUISES: dict[str, Callable[[str], str]] = {
 def _shipped_terms() -> list[tuple[str, str, str]]:
     terms = []
     for category in CATEGORIES:
-        for entry in policy_lists._parse_data_file(DEFAULT_DATA_DIR / f"{category}.txt", category):
+        for entry in lists.parse_data_file(DEFAULT_DATA_DIR / f"{category}.txt", category):
             if not entry.exception:
                 terms.append((category, entry.group, entry.text.rstrip("*")))
     return terms
@@ -463,7 +464,7 @@ def test_custom_emoji(pp: PromptPolicy) -> None:
 
 
 def test_data_files_are_packaged_and_documented() -> None:
-    files = sorted(p.name for p in DEFAULT_DATA_DIR.glob("*.txt"))  # pyproject: policy_data/*.txt
+    files = sorted(p.name for p in DEFAULT_DATA_DIR.glob("*.txt"))  # pyproject: policy/data/*.txt
     assert files == sorted(f"{c}.txt" for c in CATEGORIES)
     for name in files:
         text = (DEFAULT_DATA_DIR / name).read_text(encoding="utf-8")

@@ -1,24 +1,8 @@
-"""Prompt content policy: decide whether a prompt may be rendered on this server.
+"""The policy itself: categories, what a user is told, and `PromptPolicy`, which checks a prompt.
 
-People who want a blocked clip rarely type the blocked word plainly; they disguise it with
-look-alike letters, invisible characters, leetspeak or spacing. Comparing raw text against a word
-list is therefore useless, and naive substring matching is worse: it blocks "Scunthorpe" and
-"therapist". So every prompt is first *folded* into plain lowercase word tokens, and the term lists
-are matched against those tokens on word boundaries:
-
-* Unicode tricks disappear before tokenising: NFKC (fullwidth, math alphanumerics, circled
-  letters), removal of zero-width, bidi and control characters, NFKD accent stripping and a
-  table of Cyrillic/Greek/small-capital look-alikes.
-* A token can have several *readings* when it contains leetspeak, because a digit may stand for
-  several letters ("1" is "i" or "l"); a term matches when any reading equals it.
-* Stretched letters ("nuuuude") match by comparing runs of repeated letters: a run may be longer
-  than in the term only when it is at least three long, so "annals" never reads as "anals".
-* Spaced or dotted letters ("n u d e", "n.u.d.e") are joined, but only for runs of single-letter
-  tokens, so "a classic" never becomes "aclassic".
-
-The term lists live in editable text files (see the header of any file in ``policy_data``) so that
-moderators can tune them without touching code. Pure Python and torch-free: the bot process imports
-this, and it must answer in well under a millisecond.
+`PromptPolicy` loads one term list per category from ``data/`` (or a directory given to it) and
+compiles them once; each check then folds the prompt (:mod:`bot.policy.normalise`) and looks its
+tokens up in the compiled lists (:mod:`bot.policy.lists`).
 """
 
 from __future__ import annotations
@@ -27,17 +11,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.policy_lists import _custom_matcher, _Entry, _Matcher, _parse_data_file
-from bot.policy_text import _token_sequences, clean, fold
+from bot.policy.lists import Entry, Matcher, custom_matcher, parse_data_file
+from bot.policy.normalise import token_sequences
 
 __all__ = [
     "ALWAYS_ON",
     "CATEGORIES",
     "CATEGORY_LABELS",
+    "DEFAULT_DATA_DIR",
     "PromptPolicy",
     "Verdict",
-    "clean",
-    "fold",
 ]
 
 CATEGORIES: tuple[str, ...] = ("sexual", "minors", "violence", "hate", "public_figures", "trademarks")
@@ -52,7 +35,7 @@ CATEGORY_LABELS: dict[str, str] = {
     "custom": "a word or phrase this server has blocked",
 }
 
-DEFAULT_DATA_DIR = Path(__file__).with_name("policy_data")
+DEFAULT_DATA_DIR = Path(__file__).with_name("data")
 
 # When a prompt trips several categories, the user is told about the most serious one.
 _SEVERITY: tuple[str, ...] = ("minors", "sexual", "violence", "hate", "public_figures", "trademarks")
@@ -91,13 +74,13 @@ class PromptPolicy:
 
     def __init__(self, data_dir: Path | None = None) -> None:
         directory = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
-        entries: list[_Entry] = []
+        entries: list[Entry] = []
         for category in CATEGORIES:
             path = directory / f"{category}.txt"
             if not path.is_file():
                 raise FileNotFoundError(f"prompt policy list missing: {path}")
-            entries.extend(_parse_data_file(path, category))
-        self._matcher = _Matcher(entries)
+            entries.extend(parse_data_file(path, category))
+        self._matcher = Matcher(entries)
 
     def check(
         self, prompt: str, *, disabled: Iterable[str] = (), custom_words: Iterable[str] = ()
@@ -115,7 +98,7 @@ class PromptPolicy:
         if isinstance(custom_words, str):
             custom_words = (custom_words,)
         off = set(disabled) - ALWAYS_ON
-        sequences = _token_sequences(prompt)
+        sequences = token_sequences(prompt)
         groups = self._matcher.groups(sequences)
         if "minors" in groups or (
             "minors:minor" in groups and ("sexual" in groups or "minors:sexual" in groups)
@@ -125,6 +108,6 @@ class PromptPolicy:
             if category in groups and category not in off:
                 return _blocked(category)
         words = frozenset(w.strip() for w in custom_words if w and w.strip())
-        if words and "custom" in _custom_matcher(words).groups(sequences):
+        if words and "custom" in custom_matcher(words).groups(sequences):
             return _blocked("custom")
         return _ALLOWED

@@ -16,7 +16,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 
-__all__ = ["clean", "fold"]
+__all__ = ["clean", "fold", "prefold", "primary", "readings", "token_sequences", "tokens"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,7 +227,7 @@ def _strip_marks(text: str) -> str:
     return text
 
 
-def _prefold(text: str) -> str:
+def prefold(text: str) -> str:
     """Undo the Unicode disguises, keeping leetspeak and separators for the tokenizer to read."""
     if text.isascii():
         text = _ASCII_CONTROL_RE.sub("", text)
@@ -240,7 +240,7 @@ def _prefold(text: str) -> str:
     return text.replace("I", _CAPITAL_I).casefold()
 
 
-def _tokens(folded: str) -> list[str]:
+def tokens(folded: str) -> list[str]:
     """Split prefolded text into word tokens; emoji are tokens too, so guilds can block them."""
     if "_" in folded:
         folded = folded.replace("_", " ")  # "n_u_d_e" is spacing, not one word
@@ -253,7 +253,7 @@ _NUMBER_WITH_UNIT_RE = re.compile(r"\d+[a-z]{1,3}")
 _LEADING_NUMBER_RE = re.compile(r"\d{2,}")
 
 
-def _primary(token: str) -> str:
+def primary(token: str) -> str:
     """The single most likely reading of a token, used for display by :func:`fold`.
 
     Numbers with a short unit ("12yo", "4k", "35mm") are far more common in prompts than leetspeak
@@ -274,7 +274,7 @@ def fold(text: str) -> str:
     The matcher also considers other readings (a "1" may be an "l", spaced letters may form a
     word); this function exists to show people and tests what the filter sees.
     """
-    return " ".join(_primary(tok) for tok in _tokens(_prefold(text)))
+    return " ".join(primary(tok) for tok in tokens(prefold(text)))
 
 
 def _expand(token: str) -> Iterator[str]:
@@ -289,7 +289,7 @@ def _expand(token: str) -> Iterator[str]:
 
 
 @functools.lru_cache(maxsize=32768)
-def _readings(token: str) -> frozenset[str]:
+def readings(token: str) -> frozenset[str]:
     """Every plausible plain spelling of one token.
 
     Numbers stay as written ("1990" is a year, not "iqqo"), and so does a leading number of two or
@@ -301,7 +301,7 @@ def _readings(token: str) -> frozenset[str]:
         return frozenset((token,))  # the common case: a plain word
     number = _LEADING_NUMBER_RE.match(token)
     head, tail = (number.group(), token[number.end() :]) if number else ("", token)
-    out = {token.replace(_CAPITAL_I, "i"), head + _primary(tail)}
+    out = {token.replace(_CAPITAL_I, "i"), head + primary(tail)}
     if _LEET_RE.search(tail):
         out.update(head + reading for reading in _expand(tail))
         letters = "".join(ch for ch in tail if ch.isalnum() or ch == _CAPITAL_I)
@@ -315,7 +315,7 @@ def _is_single(token: str) -> bool:
     return len(token) == 1 and (token.isalnum() or token in _LEET)
 
 
-def _token_sequences(text: str) -> list[list[frozenset[str]]]:
+def token_sequences(text: str) -> list[list[frozenset[str]]]:
     """The prompt as one or more sequences of token readings.
 
     Besides the plain sequence there may be one where runs of single letters are joined ("n u d e"
@@ -326,10 +326,10 @@ def _token_sequences(text: str) -> list[list[frozenset[str]]]:
         texts.append(_RLO_RE.sub(lambda m: m.group(1)[::-1], text))
     sequences = []
     for variant in texts:
-        tokens = _tokens(_prefold(variant))
-        readings = [_readings(tok) for tok in tokens]
-        sequences.append(readings)
-        joined = _join_spaced_letters(tokens, readings)
+        toks = tokens(prefold(variant))
+        tok_readings = [readings(tok) for tok in toks]
+        sequences.append(tok_readings)
+        joined = _join_spaced_letters(toks, tok_readings)
         if joined is not None:
             sequences.append(joined)
     return sequences
@@ -339,21 +339,21 @@ _SPACED_RUN_RE = re.compile(f"1{{{_MIN_SPACED_RUN},}}")
 
 
 def _join_spaced_letters(
-    tokens: Sequence[str], readings: Sequence[frozenset[str]]
+    toks: Sequence[str], tok_readings: Sequence[frozenset[str]]
 ) -> list[frozenset[str]] | None:
-    marks = "".join(["1" if len(tok) == 1 and _is_single(tok) else "0" for tok in tokens])
+    marks = "".join(["1" if len(tok) == 1 and _is_single(tok) else "0" for tok in toks])
     out: list[frozenset[str]] = []
     pos = 0
     for run in _SPACED_RUN_RE.finditer(marks):
-        out.extend(readings[pos : run.start()])
-        word = "".join(tokens[run.start() : run.end()])
-        joined = set(_readings(word))
+        out.extend(tok_readings[pos : run.start()])
+        word = "".join(toks[run.start() : run.end()])
+        joined = set(readings(word))
         # "a n u d e": a leading article is likely a word of its own.
         if word[0] in ("a", "i", _CAPITAL_I) and len(word) > _MIN_SPACED_RUN:
-            joined |= _readings(word[1:])
+            joined |= readings(word[1:])
         out.append(frozenset(joined))
         pos = run.end()
     if not pos:
         return None
-    out.extend(readings[pos:])
+    out.extend(tok_readings[pos:])
     return out

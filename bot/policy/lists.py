@@ -2,7 +2,7 @@
 
 Data files hold one term per line, with ``{a,b}`` / ``{1..3}`` braces, ``!`` exceptions, a trailing
 ``*`` for prefixes and (in minors.txt only) sections. Terms are folded like prompts (see
-:mod:`bot.policy_text`) and matched on word boundaries; stretched letters ("nuuuude") match by
+:mod:`bot.policy.normalise`) and matched on word boundaries; stretched letters ("nuuuude") match by
 comparing runs of repeated letters, so "annals" never reads as "anals".
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.policy_text import _prefold, _primary, _readings, _tokens
+from bot.policy.normalise import prefold, primary, readings, tokens
 
 # Sections of minors.txt. Minor-indicating words are harmless alone ("kids playing football"), so
 # they only count next to a sexual word; explicit terms count on their own.
@@ -107,7 +107,7 @@ def _expand_braces(line: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class _Entry:
+class Entry:
     """One term as written. ``group`` says what a match means: a category, a section of minors.txt
     ("minors:minor") or "custom"; an exception match cancels matches inside it from the same file."""
 
@@ -124,9 +124,9 @@ class _Term:
     exception: bool
 
 
-def _parse_data_file(path: Path, category: str) -> list[_Entry]:
+def parse_data_file(path: Path, category: str) -> list[Entry]:
     """Read one category file; a mistake raises with file and line, so it cannot pass unnoticed."""
-    entries: list[_Entry] = []
+    entries: list[Entry] = []
     section = ""
     for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
@@ -147,24 +147,24 @@ def _parse_data_file(path: Path, category: str) -> list[_Entry]:
         for text in lines:
             if not _term_tokens(text)[0]:
                 raise ValueError(f"{where}: {raw.strip()!r} has no letters or digits to match")
-            entries.append(_Entry(text, group, exception))
+            entries.append(Entry(text, group, exception))
     return entries
 
 
 def _term_tokens(text: str) -> tuple[list[str], bool]:
     text = text.strip()
     prefix = text.endswith("*")
-    return _tokens(_prefold(text.rstrip("*"))), prefix
+    return tokens(prefold(text.rstrip("*"))), prefix
 
 
 # Squeezed spelling -> (spec id, repeat counts of the spelling, None when nothing repeats).
 _Index = dict[str, list[tuple[int, tuple[int, ...] | None]]]
 
 
-class _Matcher:
+class Matcher:
     """Compiled term lists: looks up each token reading once, then checks phrases position by position."""
 
-    def __init__(self, entries: Iterable[_Entry]) -> None:
+    def __init__(self, entries: Iterable[Entry]) -> None:
         self._spec_ids: dict[tuple[frozenset[str], bool], int] = {}
         self._exact: _Index = {}
         self._prefix: _Index = {}
@@ -180,8 +180,8 @@ class _Matcher:
         self._prefix_heads = {key[: self._head] for key in self._prefix}
 
     def _spec(self, token: str, *, last: bool, prefix: bool) -> int:
-        spellings = set(_readings(token))
-        prefix = prefix and last and len(_primary(token)) >= 3
+        spellings = set(readings(token))
+        prefix = prefix and last and len(primary(token)) >= 3
         if last and not prefix:
             spellings.update(p for s in list(spellings) for p in _plurals(s))
         key = (frozenset(spellings), prefix)
@@ -195,7 +195,7 @@ class _Matcher:
             index.setdefault(letters, []).append((spec_id, counts))
         return spec_id
 
-    def _add(self, entry: _Entry) -> None:
+    def _add(self, entry: Entry) -> None:
         tokens, prefix = _term_tokens(entry.text)
         if not tokens:
             return
@@ -263,10 +263,10 @@ class _Matcher:
 
 
 @functools.lru_cache(maxsize=256)
-def _custom_matcher(words: frozenset[str]) -> _Matcher:
+def custom_matcher(words: frozenset[str]) -> Matcher:
     """Guilds send the same custom list with every prompt; compile it once per distinct list."""
     entries = []
     for word in words:
         exception = word.startswith("!")
-        entries.append(_Entry(word[1:] if exception else word, "custom", exception))
-    return _Matcher(entries)
+        entries.append(Entry(word[1:] if exception else word, "custom", exception))
+    return Matcher(entries)
