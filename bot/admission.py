@@ -10,7 +10,7 @@ check and insert.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from bot import texts
@@ -85,7 +85,6 @@ class Refusal:
     text: str
     retry_after_s: float | None = None
     category: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # --- guild configuration ---------------------------------------------------------------------

@@ -36,7 +36,3 @@ class Settings(EngineSettings):
 
     # Discord throttles message edits; progress updates are spaced at least this far apart.
     status_edit_seconds: float = Field(3.0, ge=0.0)
-
-
-def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]
