@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.core import DeliveryError, queue_line
+from bot.core import queue_line
+from bot.core import DeliveryError
+from bot.discord import texts
+from bot.discord.texts import status_text
 from bot.discord.views import clip_view, job_id_of, status_view
 from engine.journal import Job, JobState
 
@@ -33,15 +36,6 @@ TOKEN_LIFETIME = 15 * 60
 # Leave a margin: a token that expires mid-upload fails the whole upload.
 TOKEN_MARGIN = 60
 ACK_WAIT = 5.0
-
-
-def short(prompt: str, limit: int = 120) -> str:
-    text = discord.utils.escape_mentions(discord.utils.escape_markdown(prompt))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def status_text(job: Job, line: str) -> str:
-    return f"🎬 **{short(job.request.prompt)}**\n{line}"
 
 
 class DiscordAdapter:
@@ -153,10 +147,8 @@ class DiscordAdapter:
         if step < total and now - self._last_edit.get(job.id, 0.0) < self.bot.settings.status_edit_seconds:
             return
         self._last_edit[job.id] = now
-        bar = "▰" * round(10 * step / max(1, total)) + "▱" * (10 - round(10 * step / max(1, total)))
-        await self.edit_status(
-            job, status_text(job, f"Rendering {bar} {step}/{total}"), view=status_view(job.id)
-        )
+        line = texts.rendering_line(step, total)
+        await self.edit_status(job, status_text(job, line), view=status_view(job.id))
 
     async def on_position(self, job: Job, position: int, eta_s: float) -> None:
         """The job moved up the queue: refresh '#N in queue, about M min', within the edit budget."""
@@ -194,22 +186,20 @@ class DiscordAdapter:
                     log.warning("job %s: upload too large (%s bytes); shrinking", job.id, path.stat().st_size)
                     continue
                 if exc.status == 429 or exc.status >= 500:
-                    raise DeliveryError(f"Discord error {exc.status}", retry=True) from exc
+                    raise DeliveryError(texts.discord_error(exc.status), retry=True) from exc
                 if isinstance(exc, discord.Forbidden):
-                    raise DeliveryError("missing permissions to post in that channel", retry=False) from exc
+                    raise DeliveryError(texts.NO_PERMISSION, retry=False) from exc
                 raise
-        raise DeliveryError("the clip stays too large for this channel's upload limit", retry=False)
+        raise DeliveryError(texts.CLIP_TOO_LARGE, retry=False)
 
     async def _send_clip(self, job: Job, path: Path) -> dict[str, Any]:
-        r = job.request
-        took = f" in {job.render_seconds:.0f} s" if job.render_seconds else ""
-        caption = f"**{short(r.prompt)}**\nseed {r.seed} · {r.model}{took}"
+        caption = texts.caption(job)
         file = discord.File(path, filename=f"promptreel-{job.id}.mp4")
         if self._token_alive(job):
             try:
                 message = await self._webhook(job).edit_message(
                     job.reply.get("status_message_id") or "@original",  # type: ignore[arg-type]
-                    content=f"<@{job.user_id}> {caption}",
+                    content=caption,
                     attachments=[file],
                     view=clip_view(job.id),
                     allowed_mentions=discord.AllowedMentions.none(),
@@ -223,7 +213,7 @@ class DiscordAdapter:
         channel = await self._channel(job)
         reference = self._reference(job, channel)
         message = await channel.send(
-            content=f"<@{job.user_id}> {caption}",
+            content=caption,
             file=file,
             view=clip_view(job.id),
             reference=reference,  # type: ignore[arg-type]
@@ -235,7 +225,7 @@ class DiscordAdapter:
             ),
         )
         if reference is not None or job.reply.get("status_message_id"):
-            await self.edit_status(job, status_text(job, "Done ↓"), view=None)
+            await self.edit_status(job, status_text(job, texts.DONE), view=None)
         return {"clip_message_id": message.id, "via": "channel"}
 
     def _reference(self, job: Job, channel: Any) -> discord.MessageReference | None:
@@ -264,14 +254,11 @@ class DiscordAdapter:
         return None
 
     async def undeliverable(self, job: Job, reason: str) -> None:
-        line = f"Your video is ready, but I couldn't post it here ({reason}). Moderators: see job {job.id}."
+        line = texts.undeliverable_line(reason, job.id)
         await self.edit_status(job, status_text(job, line), view=None)
 
     async def _notify_end(self, job: Job) -> dict[str, Any]:
-        if job.state == JobState.CANCELLED:
-            line = "Cancelled."
-        else:
-            line = "Sorry, this one failed to render. Try again, or with other options."
+        line = texts.CANCELLED if job.state == JobState.CANCELLED else texts.RENDER_FAILED
         await self.edit_status(job, status_text(job, line), view=None)
         return {}
 

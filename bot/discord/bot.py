@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import math
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -23,7 +22,9 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.core import Answer, Core, IdleWait, Requester, queue_line
-from bot.discord.adapter import DiscordAdapter, status_text
+from bot.discord import texts
+from bot.discord.adapter import DiscordAdapter
+from bot.discord.texts import retry_text, status_text
 from bot.discord.views import JobButton, RemixModal, job_id_of, status_view
 from bot.policy import PromptPolicy
 
@@ -160,7 +161,7 @@ class PromptreelBot(commands.Bot):
             lambda m: "" if int(m.group(1)) == self.user.id else m.group(0), message.content
         ).strip()  # type: ignore[union-attr]
         if is_dm and not await self.core.dms_allowed():
-            await message.reply("Prompts by DM are turned off; use /video in a server.", mention_author=False)
+            await message.reply(texts.DMS_OFF, mention_author=False)
             return
         who = await self.requester(message.author, message.guild, message.channel.id)
         if not text:
@@ -200,16 +201,14 @@ class PromptreelBot(commands.Bot):
             return
         job = await self.core.db.get(job_id)
         if job is None:
-            await self.send_ephemeral(interaction, "That video is no longer in the journal.")
+            await self.send_ephemeral(interaction, texts.JOB_GONE)
             return
         if action == "info":
             await self.send_ephemeral(interaction, (await self.core.show(who, job_id)).text)
             return
         mine = job.user_id == who.user_id
         if not mine and not (who.is_mod and action in ("delete", "cancel")):
-            await self.send_ephemeral(
-                interaction, "That's not yours: only the person who asked for it can do that."
-            )
+            await self.send_ephemeral(interaction, texts.NOT_YOURS)
             return
         if action == "reroll":
             await self.queue_from(interaction, lambda reply: self.core.reroll(who, job_id, reply=reply))
@@ -230,7 +229,7 @@ class PromptreelBot(commands.Bot):
                 user_id=job.user_id,
                 detail=f"job {job_id}",
             )
-            await self.send_ephemeral(interaction, "Deleted.")
+            await self.send_ephemeral(interaction, texts.DELETED)
 
     async def on_remix_submit(self, interaction: discord.Interaction[Any], job_id: int, prompt: str) -> None:
         who = await self.interaction_requester(interaction)
@@ -243,15 +242,13 @@ class PromptreelBot(commands.Bot):
     ) -> None:
         """One place for every command's failure: a polite line for the user, the traceback for the log."""
         if isinstance(error, app_commands.CheckFailure):
-            text = "Only moderators can use that command." if "moderator" in str(error) else str(error)
+            text = texts.MODS_ONLY if "moderator" in str(error) else str(error)
             await self.send_ephemeral(interaction, text)
             return
         ref = secrets.token_hex(4)
         log.error("command error ref=%s", ref, exc_info=error)
         try:
-            await self.send_ephemeral(
-                interaction, f"Sorry, something went wrong (ref `{ref}`). Please try again later."
-            )
+            await self.send_ephemeral(interaction, texts.command_failed(ref))
         except discord.HTTPException:
             log.warning("could not tell the user about error ref=%s", ref)
 
@@ -261,14 +258,7 @@ class PromptreelBot(commands.Bot):
         message = args[0] if args and isinstance(args[0], discord.Message) else None
         if message is not None:
             with contextlib.suppress(discord.HTTPException):
-                await message.reply(f"Sorry, something went wrong (ref `{ref}`).", mention_author=False)
-
-
-def retry_text(answer: Answer) -> str:
-    """The answer's text, saying when to try again unless it already does (the rate limit does)."""
-    if not answer.retry_after_s or "try again in" in answer.text.lower():
-        return answer.text
-    return f"{answer.text} (try again in {math.ceil(answer.retry_after_s)} s)"
+                await message.reply(texts.event_failed(ref), mention_author=False)
 
 
 def create_bot(settings: Settings, *, idle_wait: IdleWait | None = None) -> PromptreelBot:

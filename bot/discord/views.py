@@ -11,26 +11,32 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.discord import texts
+
 if TYPE_CHECKING:
     from bot.discord.bot import PromptreelBot
 
 CUSTOM_ID = re.compile(r"promptreel:(?P<action>reroll|remix|info|delete|cancel):(?P<job>[0-9]{1,18})")
 
-_LOOK: dict[str, tuple[str, str, discord.ButtonStyle]] = {
-    "reroll": ("Re-roll", "🎲", discord.ButtonStyle.primary),
-    "remix": ("Remix", "✏️", discord.ButtonStyle.secondary),
-    "info": ("Info", "ℹ️", discord.ButtonStyle.secondary),
-    "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
-    "cancel": ("Cancel", "✖️", discord.ButtonStyle.danger),
+# The labels are in `texts.BUTTON_LABELS`.
+_LOOK: dict[str, tuple[str, discord.ButtonStyle]] = {
+    "reroll": ("🎲", discord.ButtonStyle.primary),
+    "remix": ("✏️", discord.ButtonStyle.secondary),
+    "info": ("ℹ️", discord.ButtonStyle.secondary),
+    "delete": ("🗑️", discord.ButtonStyle.danger),
+    "cancel": ("✖️", discord.ButtonStyle.danger),
 }
 
 
 class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM_ID):
     def __init__(self, action: str, job_id: int) -> None:
-        label, emoji, style = _LOOK[action]
+        emoji, style = _LOOK[action]
         super().__init__(
             discord.ui.Button(
-                label=label, emoji=emoji, style=style, custom_id=f"promptreel:{action}:{job_id}"
+                label=texts.BUTTON_LABELS[action],
+                emoji=emoji,
+                style=style,
+                custom_id=f"promptreel:{action}:{job_id}",
             )
         )
         self.action = action
@@ -71,12 +77,12 @@ def job_id_of(message: discord.Message | None) -> int | None:
     return None
 
 
-class RemixModal(discord.ui.Modal, title="Remix this video"):
+class RemixModal(discord.ui.Modal, title=texts.REMIX_TITLE):
     def __init__(self, job_id: int, prompt: str, max_chars: int) -> None:
         super().__init__(timeout=600, custom_id=f"promptreel:remixmodal:{job_id}")
         self.job_id = job_id
         self.prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
-            label="New prompt (same seed and options)",
+            label=texts.REMIX_PROMPT_LABEL,
             style=discord.TextStyle.paragraph,
             default=prompt[:max_chars],
             max_length=min(4000, max_chars),

@@ -1,0 +1,101 @@
+"""Every sentence the Discord bot itself writes to a user, in one place so the wording is reviewed together.
+
+The core's answers (refusals, /queue, /history, /show, /stats, /help, moderation) are worded in
+`bot.core` and its helpers and are passed through as they are. Command and option descriptions
+stay next to the commands they describe (`bot.discord.cogs`): they are part of the command
+payload Discord shows in its picker.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import discord
+
+if TYPE_CHECKING:
+    from bot.core import Answer
+    from engine.journal import Job
+
+# --- replies to a request --------------------------------------------------------------------
+
+DMS_OFF = "Prompts by DM are turned off; use /video in a server."
+JOB_GONE = "That video is no longer in the journal."
+NOT_YOURS = "That's not yours: only the person who asked for it can do that."
+DELETED = "Deleted."
+MODS_ONLY = "Only moderators can use that command."
+
+
+def retry_text(answer: Answer) -> str:
+    """The answer's text, saying when to try again unless it already does (the rate limit does)."""
+    if not answer.retry_after_s or "try again in" in answer.text.lower():
+        return answer.text
+    return f"{answer.text} (try again in {math.ceil(answer.retry_after_s)} s)"
+
+
+def command_failed(ref: str) -> str:
+    """A slash command, button or modal failed; `ref` finds the traceback in the log."""
+    return f"Sorry, something went wrong (ref `{ref}`). Please try again later."
+
+
+def event_failed(ref: str) -> str:
+    """Handling a mention or DM failed; `ref` finds the traceback in the log."""
+    return f"Sorry, something went wrong (ref `{ref}`)."
+
+
+# --- a job's status message ------------------------------------------------------------------
+
+
+def short(prompt: str, limit: int = 120) -> str:
+    text = discord.utils.escape_mentions(discord.utils.escape_markdown(prompt))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def status_text(job: Job, line: str) -> str:
+    return f"🎬 **{short(job.request.prompt)}**\n{line}"
+
+
+def rendering_line(step: int, total: int) -> str:
+    bar = "▰" * round(10 * step / max(1, total)) + "▱" * (10 - round(10 * step / max(1, total)))
+    return f"Rendering {bar} {step}/{total}"
+
+
+DONE = "Done ↓"
+CANCELLED = "Cancelled."
+RENDER_FAILED = "Sorry, this one failed to render. Try again, or with other options."
+
+
+def undeliverable_line(reason: str, job_id: int) -> str:
+    return f"Your video is ready, but I couldn't post it here ({reason}). Moderators: see job {job_id}."
+
+
+# Why a clip could not be posted: the `reason` in `undeliverable_line`.
+CLIP_TOO_LARGE = "the clip stays too large for this channel's upload limit"
+NO_PERMISSION = "missing permissions to post in that channel"
+
+
+def discord_error(status: int) -> str:
+    return f"Discord error {status}"
+
+
+# --- the clip --------------------------------------------------------------------------------
+
+
+def caption(job: Job) -> str:
+    """The clip message's text: the requester's mention, the prompt, seed, model and render time."""
+    r = job.request
+    took = f" in {job.render_seconds:.0f} s" if job.render_seconds else ""
+    return f"<@{job.user_id}> **{short(r.prompt)}**\nseed {r.seed} · {r.model}{took}"
+
+
+# --- buttons and the remix modal -------------------------------------------------------------
+
+BUTTON_LABELS = {
+    "reroll": "Re-roll",
+    "remix": "Remix",
+    "info": "Info",
+    "delete": "Delete",
+    "cancel": "Cancel",
+}
+REMIX_TITLE = "Remix this video"
+REMIX_PROMPT_LABEL = "New prompt (same seed and options)"
