@@ -24,8 +24,8 @@ from bot.config import Settings
 from bot.core import Answer, Core, IdleWait, Requester, queue_line
 from bot.discord import texts
 from bot.discord.adapter import DiscordAdapter
+from bot.discord.components import JobActions, JobButton, RemixModal, job_id_of, status_view
 from bot.discord.texts import retry_text, status_text
-from bot.discord.views import JobButton, RemixModal, job_id_of, status_view
 from bot.policy import PromptPolicy
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,8 @@ class PromptreelBot(commands.Bot):
         self.settings = settings
         self.adapter = DiscordAdapter(self)
         self.core = Core(settings, self.adapter, policy=policy, idle_wait=idle_wait)
+        # What the job buttons and the remix modal call (see `components.JobActions`).
+        self.job_actions: JobActions | None = self
         self.tree.on_error = self.on_tree_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:

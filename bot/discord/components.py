@@ -2,19 +2,20 @@
 
 One `DynamicItem` class serves every action: discord.py matches the custom id of any click
 on any old message against its template and rebuilds the button, with no state in memory.
+
+What a click or a submitted modal does is not decided here: the client exposes a `JobActions`
+(the video cog) as `job_actions`, and the callbacks hand over to it. So this module knows
+nothing of the client or the cogs.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, cast
 
 import discord
 
 from bot.discord import texts
-
-if TYPE_CHECKING:
-    from bot.discord.bot import PromptreelBot
 
 CUSTOM_ID = re.compile(r"promptreel:(?P<action>reroll|remix|info|delete|cancel):(?P<job>[0-9]{1,18})")
 
@@ -26,6 +27,31 @@ _LOOK: dict[str, tuple[str, discord.ButtonStyle]] = {
     "delete": ("🗑️", discord.ButtonStyle.danger),
     "cancel": ("✖️", discord.ButtonStyle.danger),
 }
+
+
+class JobActions(Protocol):
+    """What the job buttons and the remix modal hand a click or a submission to."""
+
+    async def on_job_button(
+        self, interaction: discord.Interaction[Any], action: str, job_id: int
+    ) -> None: ...
+
+    async def on_remix_submit(
+        self, interaction: discord.Interaction[Any], job_id: int, prompt: str
+    ) -> None: ...
+
+
+class HasJobActions(Protocol):
+    """A client that handles job buttons: `job_actions` is set while the video cog is loaded."""
+
+    job_actions: JobActions | None
+
+
+def job_actions(interaction: discord.Interaction[Any]) -> JobActions:
+    actions = cast(HasJobActions, interaction.client).job_actions
+    if actions is None:
+        raise RuntimeError("nothing handles job buttons: the video cog is not loaded")
+    return actions
 
 
 class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM_ID):
@@ -48,8 +74,8 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM_
     ) -> JobButton:
         return cls(match["action"], int(match["job"]))
 
-    async def callback(self, interaction: discord.Interaction[PromptreelBot]) -> None:  # type: ignore[override]
-        await interaction.client.on_job_button(interaction, self.action, self.job_id)
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await job_actions(interaction).on_job_button(interaction, self.action, self.job_id)
 
 
 def clip_view(job_id: int) -> discord.ui.View:
@@ -90,5 +116,5 @@ class RemixModal(discord.ui.Modal, title=texts.REMIX_TITLE):
         )
         self.add_item(self.prompt)
 
-    async def on_submit(self, interaction: discord.Interaction[PromptreelBot]) -> None:  # type: ignore[override]
-        await interaction.client.on_remix_submit(interaction, self.job_id, self.prompt.value)
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        await job_actions(interaction).on_remix_submit(interaction, self.job_id, self.prompt.value)
