@@ -27,7 +27,7 @@ from bot.discord.texts import status_text
 from engine.journal import Job, JobState
 
 if TYPE_CHECKING:
-    from bot.discord.bot import PromptreelBot
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,10 @@ ACK_WAIT = 5.0
 class DiscordAdapter:
     name = "discord"
 
-    def __init__(self, bot: PromptreelBot) -> None:
+    def __init__(self, bot: discord.Client, settings: Settings) -> None:
+        """`bot` is the client it posts with; `settings` gives the status edit budget."""
         self.bot = bot
+        self.settings = settings
         self.session = f"{time.time():.6f}"
         self._acks: dict[str, asyncio.Event] = {}
         self._last_edit: dict[int, float] = {}
@@ -144,7 +146,7 @@ class DiscordAdapter:
             return
         await self._wait_ack(job)
         now = time.monotonic()
-        if step < total and now - self._last_edit.get(job.id, 0.0) < self.bot.settings.status_edit_seconds:
+        if step < total and now - self._last_edit.get(job.id, 0.0) < self.settings.status_edit_seconds:
             return
         self._last_edit[job.id] = now
         line = texts.rendering_line(step, total)
@@ -154,7 +156,7 @@ class DiscordAdapter:
         """The job moved up the queue: refresh '#N in queue, about M min', within the edit budget."""
         await self._wait_ack(job)
         now = time.monotonic()
-        if now - self._last_edit.get(job.id, float("-inf")) < self.bot.settings.status_edit_seconds:
+        if now - self._last_edit.get(job.id, float("-inf")) < self.settings.status_edit_seconds:
             return
         self._last_edit[job.id] = now
         await self.edit_status(job, status_text(job, queue_line(position, eta_s)), view=status_view(job.id))

@@ -46,7 +46,7 @@ class PromptreelBot(commands.Bot):
             help_command=None,
         )
         self.settings = settings
-        self.adapter = DiscordAdapter(self)
+        self.adapter = DiscordAdapter(self, settings)
         self.core = Core(settings, self.adapter, policy=policy, idle_wait=idle_wait)
         # What the job buttons and the remix modal call (see `components.JobActions`).
         self.job_actions: JobActions | None = self
