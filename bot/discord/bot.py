@@ -53,10 +53,15 @@ class PromptreelBot(commands.Bot):
         self.tree.on_error = self.on_tree_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
+        from bot.discord.cogs.info import Info
+        from bot.discord.cogs.mod import Mod
         from bot.discord.commands import register
 
         await self.core.start()
         register(self)
+        for cog in (Info(self), Mod(self)):
+            if self.get_cog(cog.qualified_name) is None:  # setup_hook may run again on a restarted client
+                await self.add_cog(cog)
         self.add_dynamic_items(JobButton)
         await self.sync_commands()
 

@@ -1,0 +1,113 @@
+"""Moderation: the `/mod` group. The decisions and the answers are `bot.moderation`'s.
+
+No `from __future__ import annotations` here, like every module that declares slash commands:
+discord.py reads the option types from the annotations.
+"""
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord.bot import PromptreelBot
+from bot.moderation import Moderation
+from bot.policy import CATEGORIES
+
+
+class Mod(commands.Cog):
+    """`/mod ...`: hidden from members without Manage Server and outside servers.
+
+    Discord only hides it (server owners can change who sees it): every action is checked
+    again when it runs, by `Moderation`, against `Requester.is_mod`.
+    """
+
+    mod = app_commands.Group(
+        name="mod",
+        description="Moderator tools",
+        default_permissions=discord.Permissions(manage_guild=True),
+        guild_only=True,
+    )
+
+    def __init__(self, bot: PromptreelBot) -> None:
+        self.bot = bot
+        self.moderation = Moderation(bot.core)
+
+    async def _run(
+        self, interaction: discord.Interaction[Any], action: str, *args: Any, **kwargs: Any
+    ) -> None:
+        who = await self.bot.interaction_requester(interaction)
+        answer = await getattr(self.moderation, action)(who, *args, **kwargs)
+        await self.bot.send_ephemeral(interaction, answer.text)
+
+    @mod.command(description="Stop taking new prompts in this server")
+    async def pause(self, interaction: discord.Interaction[Any]) -> None:
+        await self._run(interaction, "pause")
+
+    @mod.command(description="Take prompts again")
+    async def resume(self, interaction: discord.Interaction[Any]) -> None:
+        await self._run(interaction, "resume")
+
+    @mod.command(description="Cancel every waiting job in this server")
+    async def clear(self, interaction: discord.Interaction[Any]) -> None:
+        await self._run(interaction, "clear")
+
+    @mod.command(description="Cancel any job")
+    async def cancel(self, interaction: discord.Interaction[Any], job: app_commands.Range[int, 1]) -> None:  # type: ignore[valid-type]
+        await self._run(interaction, "cancel", job)
+
+    @mod.command(description="Ban a member from making videos")
+    async def ban(
+        self,
+        interaction: discord.Interaction[Any],
+        user: discord.User,
+        reason: str = "",
+        everywhere: bool = False,
+    ) -> None:
+        await self._run(interaction, "ban", str(user.id), reason, everywhere=everywhere)
+
+    @mod.command(description="Lift a ban")
+    async def unban(
+        self, interaction: discord.Interaction[Any], user: discord.User, everywhere: bool = False
+    ) -> None:
+        await self._run(interaction, "unban", str(user.id), everywhere=everywhere)
+
+    @mod.command(description="Show or set this server's limits")
+    @app_commands.describe(
+        rate="Prompts per minute a member regains",
+        burst="Prompts a member may send at once",
+        per_user="Jobs a member may have waiting",
+        per_guild="Jobs this server may have waiting",
+    )
+    async def limit(
+        self,
+        interaction: discord.Interaction[Any],
+        rate: float | None = None,
+        burst: int | None = None,
+        per_user: int | None = None,
+        per_guild: int | None = None,
+    ) -> None:
+        values = {"rate": rate, "burst": burst, "per_user": per_user, "per_guild": per_guild}
+        await self._run(interaction, "limit", {k: str(v) for k, v in values.items() if v is not None})
+
+    @mod.command(description="Blocked words for this server")
+    @app_commands.choices(action=[app_commands.Choice(name=a, value=a) for a in ("add", "remove", "list")])
+    async def words(self, interaction: discord.Interaction[Any], action: str, words: str = "") -> None:
+        await self._run(interaction, "words", action, [w for w in words.replace(",", " ").split() if w])
+
+    @mod.command(description="Turn a content category filter on or off")
+    @app_commands.choices(name=[app_commands.Choice(name=c, value=c) for c in CATEGORIES])
+    async def category(self, interaction: discord.Interaction[Any], name: str, enabled: bool) -> None:
+        await self._run(interaction, "category", name, enabled)
+
+    @mod.command(description="Recent moderator actions and refusals")
+    async def audit(self, interaction: discord.Interaction[Any]) -> None:
+        await self._run(interaction, "audit")
+
+    @mod.command(description="Allow or refuse prompts sent by DM (bot-wide)")
+    async def dms(self, interaction: discord.Interaction[Any], allowed: bool) -> None:
+        await self._run(interaction, "dms", allowed)
+
+    @mod.command(description="A role whose members count as moderators here")
+    async def role(self, interaction: discord.Interaction[Any], role: discord.Role | None = None) -> None:
+        await self._run(interaction, "mod_role", role.id if role else None)
