@@ -11,9 +11,7 @@ import contextlib
 import hashlib
 import json
 import logging
-import re
 import secrets
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -24,14 +22,13 @@ from bot.config import Settings
 from bot.core import Answer, Core, IdleWait, Requester, queue_line
 from bot.discord import texts
 from bot.discord.adapter import DiscordAdapter
-from bot.discord.components import JobActions, JobButton, RemixModal, job_id_of, status_view
+from bot.discord.components import JobActions, JobButton, status_view
 from bot.discord.texts import retry_text, status_text
 from bot.policy import PromptPolicy
 
 log = logging.getLogger(__name__)
 
 INTENTS = discord.Intents(guilds=True, guild_messages=True, dm_messages=True)
-_MENTION = re.compile(r"<@!?(\d+)>")
 
 
 class PromptreelBot(commands.Bot):
@@ -48,18 +45,17 @@ class PromptreelBot(commands.Bot):
         self.settings = settings
         self.adapter = DiscordAdapter(self, settings)
         self.core = Core(settings, self.adapter, policy=policy, idle_wait=idle_wait)
-        # What the job buttons and the remix modal call (see `components.JobActions`).
-        self.job_actions: JobActions | None = self
+        # What the job buttons and the remix modal call (see `components.JobActions`): the video cog.
+        self.job_actions: JobActions | None = None
         self.tree.on_error = self.on_tree_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
         from bot.discord.cogs.info import Info
         from bot.discord.cogs.mod import Mod
-        from bot.discord.commands import register
+        from bot.discord.cogs.video import Video
 
         await self.core.start()
-        register(self)
-        for cog in (Info(self), Mod(self)):
+        for cog in (Video(self), Info(self), Mod(self)):
             if self.get_cog(cog.qualified_name) is None:  # setup_hook may run again on a restarted client
                 await self.add_cog(cog)
         self.add_dynamic_items(JobButton)
@@ -132,115 +128,10 @@ class PromptreelBot(commands.Bot):
         else:
             await interaction.response.send_message(text[:2000], ephemeral=True)
 
-    async def submit_interaction(
-        self, interaction: discord.Interaction[Any], prompt: str, options: dict[str, Any]
-    ) -> None:
-        who = await self.interaction_requester(interaction)
-        await self.queue_from(interaction, lambda reply: self.core.submit(who, prompt, options, reply=reply))
-
-    async def queue_from(
-        self, interaction: discord.Interaction[Any], submit: Callable[[dict[str, Any]], Awaitable[Answer]]
-    ) -> None:
-        """Queue a job answered by this interaction: /video, re-roll and remix all go through here.
-
-        The reply is registered before the job exists, so a render that finishes before the
-        status message is posted waits for it rather than editing a message not yet there.
-        """
-        reply = self.adapter.reply_for_interaction(interaction)
-        try:
-            answer = await submit(reply)
-        except BaseException:
-            self.adapter.acked(reply["ack"])
-            raise
-        if answer.event != "queued":
-            self.adapter.acked(reply["ack"])
-        await self.answer(interaction, answer)
-
-    # --- mentions and DMs ----------------------------------------------------------------------
+    # --- messages ----------------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
-        if message.author.bot or self.user is None:
-            return
-        is_dm = message.guild is None
-        if not is_dm and self.user not in message.mentions:
-            return
-        text = _MENTION.sub(
-            lambda m: "" if int(m.group(1)) == self.user.id else m.group(0), message.content
-        ).strip()  # type: ignore[union-attr]
-        if is_dm and not await self.core.dms_allowed():
-            await message.reply(texts.DMS_OFF, mention_author=False)
-            return
-        who = await self.requester(message.author, message.guild, message.channel.id)
-        if not text:
-            await message.reply(self.core.help_text()[:2000], mention_author=False)
-            return
-        reply = self.adapter.reply_for_message(message)
-        try:
-            parent = (
-                job_id_of(message.reference.resolved)
-                if message.reference and isinstance(message.reference.resolved, discord.Message)
-                else None
-            )
-            if parent is not None:
-                answer = await self.core.remix(who, parent, text, reply=reply)
-            else:
-                answer = await self.core.submit_text(who, text, reply=reply)
-            if answer.event == "queued" and answer.job_id is not None:
-                job = await self.core.db.get(answer.job_id)
-                status = await message.reply(
-                    status_text(job, queue_line(answer.position or 0, answer.eta_s or 0.0)),
-                    view=status_view(job.id),
-                    mention_author=False,
-                )
-                await self.core.db.update_reply(job.id, status_message_id=status.id)
-            else:
-                await message.reply(retry_text(answer)[:2000], mention_author=False)
-        finally:
-            self.adapter.acked(reply["ack"])
-
-    # --- buttons and the modal ----------------------------------------------------------------
-
-    async def on_job_button(self, interaction: discord.Interaction[Any], action: str, job_id: int) -> None:
-        who = await self.interaction_requester(interaction)
-        banned = await self.core.refusal_for_banned(who)
-        if banned is not None:
-            await self.send_ephemeral(interaction, banned.text)
-            return
-        job = await self.core.db.get(job_id)
-        if job is None:
-            await self.send_ephemeral(interaction, texts.JOB_GONE)
-            return
-        if action == "info":
-            await self.send_ephemeral(interaction, (await self.core.show(who, job_id)).text)
-            return
-        mine = job.user_id == who.user_id
-        if not mine and not (who.is_mod and action in ("delete", "cancel")):
-            await self.send_ephemeral(interaction, texts.NOT_YOURS)
-            return
-        if action == "reroll":
-            await self.queue_from(interaction, lambda reply: self.core.reroll(who, job_id, reply=reply))
-        elif action == "remix":
-            from engine.presets import get_preset
-
-            limit = get_preset(job.request.model).max_prompt_chars
-            await interaction.response.send_modal(RemixModal(job_id, job.request.prompt, limit))
-        elif action == "cancel":
-            await self.send_ephemeral(interaction, (await self.core.cancel(who, job_id)).text)
-        elif action == "delete":
-            if interaction.message is not None:
-                await interaction.message.delete()
-            await self.core.db.audit(
-                "delete",
-                actor_id=who.user_id,
-                guild_id=who.guild_id,
-                user_id=job.user_id,
-                detail=f"job {job_id}",
-            )
-            await self.send_ephemeral(interaction, texts.DELETED)
-
-    async def on_remix_submit(self, interaction: discord.Interaction[Any], job_id: int, prompt: str) -> None:
-        who = await self.interaction_requester(interaction)
-        await self.queue_from(interaction, lambda reply: self.core.remix(who, job_id, prompt, reply=reply))
+        """No prefix commands: mentions and DMs are the video cog's (`Video.on_message`)."""
 
     # --- errors --------------------------------------------------------------------------------
 

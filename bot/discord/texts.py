@@ -34,7 +34,7 @@ def retry_text(answer: Answer) -> str:
 
 
 def command_failed(ref: str) -> str:
-    """A slash command, button or modal failed; `ref` finds the traceback in the log."""
+    """A slash command failed; `ref` finds the traceback in the log."""
     return f"Sorry, something went wrong (ref `{ref}`). Please try again later."
 
 
