@@ -69,7 +69,7 @@ async def run(models_dir: Path, data_dir: Path, prompts: int, members: int) -> i
     import simcord
 
     from bot.config import Settings
-    from bot.discord.bot import create_bot
+    from bot.discord import create_bot
 
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,

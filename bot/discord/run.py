@@ -32,7 +32,7 @@ def run_discord(argv: list[str]) -> int:
 
 
 async def _run(settings: Settings) -> int:
-    from bot.discord.bot import create_bot
+    from bot.discord.app import create_bot
     from engine.presets import ModelUnavailable
 
     bot = create_bot(settings)

@@ -37,7 +37,7 @@ import pytest_asyncio
 import simcord
 
 from bot.config import Settings
-from bot.discord.bot import PromptreelBot, create_bot
+from bot.discord import PromptreelBot, create_bot
 from engine.journal import Job, JobState
 
 JOB_TIMEOUT = 30.0

@@ -20,7 +20,7 @@ from typing import Any
 
 import imageio_ffmpeg
 
-from bot.discord.bot import PromptreelBot, create_bot
+from bot.discord import PromptreelBot, create_bot
 from engine.journal import Job, JobState, Journal
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.server import RecordedRequest

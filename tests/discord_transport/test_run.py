@@ -12,8 +12,9 @@ from typing import Any
 import discord
 import pytest
 
-import bot.discord.bot as discord_bot
-from bot.discord.bot import INTENTS
+import bot.discord.client as discord_client
+from bot.discord import create_bot
+from bot.discord.client import INTENTS
 from bot.discord.run import _run
 from tests.fakediscord import FakeDiscord
 
@@ -87,7 +88,7 @@ async def test_logs_in_where_every_privileged_intent_is_off(
 ) -> None:
     """A bot whose owner enabled no privileged intent in the portal still connects."""
     fake = await make_fake_discord(allowed_privileged_intents=0)
-    bot = discord_bot.create_bot(settings_for())
+    bot = create_bot(settings_for())
     async with fake.run_client(bot, timeout=60):
         assert bot.user is not None and bot.user.id == fake.bot_user.id
     assert fake.identify_payloads[0]["intents"] == INTENTS.value
@@ -107,7 +108,7 @@ async def test_refused_intent_prints_one_line_and_returns_1(
     fake = await make_fake_discord(allowed_privileged_intents=0)
     wants_content = discord.Intents(INTENTS.value)
     wants_content.message_content = True
-    monkeypatch.setattr(discord_bot, "INTENTS", wants_content)
+    monkeypatch.setattr(discord_client, "INTENTS", wants_content)
     settings = settings_for(discord_token=fake.token)
     with fake.patch_discord():
         code = await _run(settings)

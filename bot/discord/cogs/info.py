@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.bot import PromptreelBot
+from bot.discord.client import PromptreelBot
 
 
 class Info(commands.Cog):

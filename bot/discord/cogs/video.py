@@ -18,7 +18,7 @@ from discord.ext import commands
 
 from bot.core import Answer, queue_line
 from bot.discord import texts
-from bot.discord.bot import PromptreelBot
+from bot.discord.client import PromptreelBot
 from bot.discord.components import RemixModal, job_id_of, status_view
 from bot.discord.texts import retry_text, status_text
 from engine.presets import PRESETS, get_preset

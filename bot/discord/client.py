@@ -1,8 +1,9 @@
-"""The Discord bot: wiring (setup_hook), mentions and DMs, buttons, and the central error handler.
+"""The Discord client: startup (setup_hook), command sync, who is asking, answering, and errors.
 
-It is a thin layer: every decision (admission, policy, limits, scheduling) is the core's, and
-this module only translates between Discord and `Core`. `create_bot` builds it fully wired
-without connecting, so `python -m bot`, tests and other hosts all start it the same way.
+The bot is a thin layer: every decision (admission, policy, limits, scheduling) is the core's,
+and the Discord side only translates between Discord and `Core`. What the bot offers lives in
+the cogs (`bot.discord.cogs`), which this module does not import: they are handed to the
+client as factories (`bot.discord.app.create_bot` does that) and added in `setup_hook`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import discord
@@ -26,15 +28,25 @@ from bot.discord.components import JobActions, JobButton, status_view
 from bot.discord.texts import retry_text, status_text
 from bot.policy import PromptPolicy
 
-log = logging.getLogger(__name__)
+# The name from before the split into a client and cogs, kept so log filters keep matching.
+log = logging.getLogger("bot.discord.bot")
 
 INTENTS = discord.Intents(guilds=True, guild_messages=True, dm_messages=True)
+
+# Builds one cog for the client it is given; a cog class taking the bot is one.
+CogFactory = Callable[["PromptreelBot"], commands.Cog]
 
 
 class PromptreelBot(commands.Bot):
     def __init__(
-        self, settings: Settings, *, idle_wait: IdleWait | None = None, policy: PromptPolicy | None = None
+        self,
+        settings: Settings,
+        *,
+        cogs: Iterable[CogFactory] = (),
+        idle_wait: IdleWait | None = None,
+        policy: PromptPolicy | None = None,
     ):
+        """`cogs` are added in this order in `setup_hook`: the order of the commands synced."""
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=INTENTS,
@@ -45,17 +57,15 @@ class PromptreelBot(commands.Bot):
         self.settings = settings
         self.adapter = DiscordAdapter(self, settings)
         self.core = Core(settings, self.adapter, policy=policy, idle_wait=idle_wait)
+        self.cog_factories = list(cogs)
         # What the job buttons and the remix modal call (see `components.JobActions`): the video cog.
         self.job_actions: JobActions | None = None
         self.tree.on_error = self.on_tree_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
-        from bot.discord.cogs.info import Info
-        from bot.discord.cogs.mod import Mod
-        from bot.discord.cogs.video import Video
-
         await self.core.start()
-        for cog in (Video(self), Info(self), Mod(self)):
+        for make in self.cog_factories:
+            cog = make(self)
             if self.get_cog(cog.qualified_name) is None:  # setup_hook may run again on a restarted client
                 await self.add_cog(cog)
         self.add_dynamic_items(JobButton)
@@ -157,8 +167,3 @@ class PromptreelBot(commands.Bot):
         if message is not None:
             with contextlib.suppress(discord.HTTPException):
                 await message.reply(texts.event_failed(ref), mention_author=False)
-
-
-def create_bot(settings: Settings, *, idle_wait: IdleWait | None = None) -> PromptreelBot:
-    """The fully wired bot, not yet connected: commands, views and workers start in setup_hook."""
-    return PromptreelBot(settings, idle_wait=idle_wait)
