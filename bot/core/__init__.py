@@ -11,7 +11,6 @@ What it says to people is in `bot.texts`.
 from bot.core.answers import Answer, Requester, info, refused
 from bot.core.core import Core
 from bot.core.delivery import Adapter, DeliveryError, IdleWait
-from bot.texts import queue_line
 
 __all__ = [
     "Adapter",
@@ -21,6 +20,5 @@ __all__ = [
     "IdleWait",
     "Requester",
     "info",
-    "queue_line",
     "refused",
 ]

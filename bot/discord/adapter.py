@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.core import queue_line
 from bot.core import DeliveryError
 from bot.discord import texts
 from bot.discord.components import clip_view, job_id_of, status_view
 from bot.discord.texts import status_text
+from bot.texts import queue_line
 from engine.journal import Job, JobState
 
 if TYPE_CHECKING:

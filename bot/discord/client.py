@@ -21,15 +21,16 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
-from bot.core import Answer, Core, IdleWait, Requester, queue_line
+from bot.core import Answer, Core, IdleWait, Requester
 from bot.discord import texts
 from bot.discord.adapter import DiscordAdapter
 from bot.discord.components import JobActions, JobButton, status_view
 from bot.discord.texts import retry_text, status_text
 from bot.policy import PromptPolicy
+from bot.texts import queue_line
 
 # The name from before the split into a client and cogs, kept so log filters keep matching.
-log = logging.getLogger("bot.discord.bot")
+log = logging.getLogger(__name__)
 
 INTENTS = discord.Intents(guilds=True, guild_messages=True, dm_messages=True)
 

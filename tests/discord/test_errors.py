@@ -21,7 +21,7 @@ def ref_in(text: str) -> str:
 
 
 def logged_with(caplog: pytest.LogCaptureFixture, ref: str) -> logging.LogRecord:
-    records = [r for r in caplog.records if r.name == "bot.discord.bot" and ref in r.getMessage()]
+    records = [r for r in caplog.records if r.name == "bot.discord.client" and ref in r.getMessage()]
     assert len(records) == 1, [r.getMessage() for r in caplog.records]
     return records[0]
 

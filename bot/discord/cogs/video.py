@@ -16,11 +16,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core import Answer, queue_line
+from bot.core import Answer
 from bot.discord import texts
 from bot.discord.client import PromptreelBot
 from bot.discord.components import RemixModal, job_id_of, status_view
 from bot.discord.texts import retry_text, status_text
+from bot.texts import queue_line
 from engine.presets import PRESETS, get_preset
 from engine.request import MAX_SEED
 
