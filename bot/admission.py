@@ -140,7 +140,7 @@ def check(
     waiting_all = journal.count_waiting()
     if waiting_all >= limits.max_queue:
         wait = journal.seconds_until_free(waiting_all - limits.max_queue + 1)
-        return Refusal("busy", texts.BUSY, retry_after_s=wait)
+        return Refusal("busy", texts.busy(wait), retry_after_s=wait)
     wait = journal.take_token(f"user:{user_id}", burst=limits.rate_burst, per_minute=limits.rate_per_minute)
     if wait is not None:
         return Refusal(

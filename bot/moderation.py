@@ -99,7 +99,7 @@ class Moderation:
             who, "ban", lambda journal: journal.ban(scope, user_id, reason, who.user_id),
             user_id=user_id, detail=reason or None,
         )  # fmt: skip
-        waiting = [j for j in await self.core.db.waiting(guild_id=who.guild_id) if j.user_id == user_id]
+        waiting = await self.core.db.waiting(guild_id=who.guild_id, user_id=user_id)
         for job in waiting:
             await self.core.db.cancel(job.id, by=who.user_id)
         return info(texts.banned(user_id, reason, len(waiting)))

@@ -33,9 +33,18 @@ def format_eta(seconds: float) -> str:
     return f"about {round(seconds / 3600, 1):g} h"
 
 
+# Positions up to this are shown exactly; further back a place changes too often to be worth
+# an edit, and people want to know "how long", not "#4,312".
+EXACT_POSITIONS = 10
+
+
 def queue_line(position: int, eta_s: float) -> str:
     """'#3 in queue, about 2 min': what a waiting job's status says (position 0: already starting)."""
-    return f"#{position} in queue, {format_eta(eta_s)}" if position else "starting now"
+    if not position:
+        return "starting now"
+    if position <= EXACT_POSITIONS:
+        return f"#{position} in queue, {format_eta(eta_s)}"
+    return f"in queue, {format_eta(eta_s)}"
 
 
 def queued(job_id: int, where: str) -> str:
@@ -47,7 +56,10 @@ def queued(job_id: int, where: str) -> str:
 BANNED = "Sorry, you can't make videos here: a moderator has banned you."
 PAUSED = "Video making is paused by the moderators right now. Please try later."
 GUILD_BUSY = "This server's queue is full right now. Please try again soon."
-BUSY = "The bot is busy right now. Please try again later."
+
+
+def busy(wait_s: float) -> str:
+    return f"The bot is busy right now. Please try again in {format_eta(wait_s)}."
 
 
 def too_many_waiting(waiting: int, limit: int) -> str:

@@ -24,18 +24,19 @@ class Commands(CoreBase):
         return info(texts.cancelling(job_id), job=job_id)
 
     async def queue(self, who: Requester) -> Answer:
-        jobs = await self.db.waiting()
+        jobs = await self.db.waiting(limit=15)
         if not jobs:
             return info(texts.QUEUE_EMPTY, jobs=[])
+        total = await self.db.count_waiting()
         lines = []
-        for i, job in enumerate(jobs[:15], start=1):
+        for i, job in enumerate(jobs, start=1):
             rendering = (
                 (job.progress_step or 0, job.progress_total or job.request.steps)
                 if job.state == JobState.RUNNING
                 else None
             )
             lines.append(texts.queue_entry(i, job.id, job.user_id == who.user_id, rendering))
-        more = texts.queue_more(len(jobs) - 15) if len(jobs) > 15 else ""
+        more = texts.queue_more(total - len(jobs)) if total > len(jobs) else ""
         return info("\n".join(lines) + more, jobs=[j.id for j in jobs])
 
     async def history(self, who: Requester, limit: int = 10) -> Answer:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from bot import texts
 from engine.journal import AsyncJournal, Job, JobState
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,10 @@ async def _at_most(awaitable: Any, seconds: float) -> None:
             await awaitable
 
 
+def _by_position(item: tuple[Job, Any]) -> int:
+    return item[1].position
+
+
 def backoff(attempt: int) -> float:
     return min(300.0, 2.0 * 2 ** max(0, attempt - 1))
 
@@ -79,10 +84,15 @@ class Dispatcher:
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._progress_seen: dict[tuple[int, int], int] = {}
         self._events: asyncio.Queue[tuple[str, int, dict[str, Any]]] = asyncio.Queue()
-        # Waiting jobs' status messages are refreshed this often, and only when they moved.
+        # Waiting jobs' status messages are refreshed only when what they say changed: near the
+        # head of the queue (exact positions) this often; further back ("about N min") rarely,
+        # and at most `far_edits` of them a pass, since every edit spends the channel's budget.
         self.position_refresh = 15.0
+        self.far_refresh = 300.0
+        self.far_edits = 20
         self._positions_at = float("-inf")
-        self._shown_position: dict[int, int] = {}
+        self._far_at = float("-inf")
+        self._shown_line: dict[int, str] = {}
         self._since = float("inf")
 
     def start(self) -> None:
@@ -103,9 +113,9 @@ class Dispatcher:
         self._events.put_nowait((kind, job_id, data or {}))
         self._wake.set()
 
-    def note_position(self, job_id: int, position: int) -> None:
-        """The reply to the request showed this position; refresh only once it changes."""
-        self._shown_position[job_id] = position
+    def note_position(self, job_id: int, position: int, eta_s: float) -> None:
+        """The reply to the request showed this position; refresh only once what it says changes."""
+        self._shown_line[job_id] = texts.queue_line(position, eta_s)
 
     async def changed(self, within: float) -> None:
         """Wait until something was delivered, or `within` seconds pass."""
@@ -151,7 +161,7 @@ class Dispatcher:
             return
         self._progress_seen[key] = step
         try:
-            self._shown_position.pop(job_id, None)
+            self._shown_line.pop(job_id, None)
             await self.adapter.on_progress(job, step, total)
         except Exception:
             log.exception("progress update for job %s failed", job_id)
@@ -163,13 +173,23 @@ class Dispatcher:
         if show is None or now - self._positions_at < self.position_refresh:
             return
         self._positions_at = now
-        for job, where in await self.db.positions(self.adapter.name):
-            shown = self._shown_position.get(job.id)
-            self._shown_position[job.id] = where.position
-            if shown == where.position or (shown is None and job.created_at >= self._since):
+        depth: int | None = texts.EXACT_POSITIONS
+        if now - self._far_at >= self.far_refresh:
+            self._far_at, depth = now, None
+        far_edits = 0
+        for job, where in sorted(await self.db.positions(self.adapter.name, depth=depth), key=_by_position):
+            line = texts.queue_line(where.position, where.eta_s)
+            shown = self._shown_line.get(job.id)
+            if shown == line or (shown is None and job.created_at >= self._since):
                 # Unchanged, or queued by this process, whose reply shows (or is about to show)
                 # the position: only jobs from before a restart start out unknown.
+                self._shown_line[job.id] = line
                 continue
+            if where.position > texts.EXACT_POSITIONS:
+                if far_edits >= self.far_edits:
+                    continue  # left as shown: a later pass gets to it
+                far_edits += 1
+            self._shown_line[job.id] = line
             try:
                 await show(job, where.position, where.eta_s)
             except Exception:
@@ -207,7 +227,7 @@ class Dispatcher:
             await db.finish_delivery(job.id, **(updates or {}))
         finally:
             self._inflight.pop(job.id, None)
-            self._shown_position.pop(job.id, None)
+            self._shown_line.pop(job.id, None)
             for key in [k for k in self._progress_seen if k[0] == job.id]:
                 del self._progress_seen[key]
             await self._signal()

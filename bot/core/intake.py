@@ -55,7 +55,7 @@ class Intake(CoreBase):
             self.runtime.wake()
         pos = await self.db.position(job.id)
         if pos is not None and self.dispatcher is not None:
-            self.dispatcher.note_position(job.id, pos.position)
+            self.dispatcher.note_position(job.id, pos.position, pos.eta_s)
         position, eta_s = (pos.position, pos.eta_s) if pos else (0, 0.0)
         return Answer(
             "queued",

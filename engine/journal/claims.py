@@ -17,18 +17,22 @@ from engine.journal.jobs import Job, JobState
 
 class Claims(JournalBase):
     def claim(self, owner: str, *, models: Sequence[str] | None = None, max_batch: int = 1) -> list[Job]:
-        """Take the next job in fair order, plus compatible ones behind it up to `max_batch`."""
+        """Take the next job in fair order, plus the compatible ones right behind it, up to `max_batch`.
+
+        A batch only ever takes from the head of the order: a compatible job further back would
+        jump the members in between.
+        """
         now = self.clock()
         with self.atomic():
-            if max_batch == 1:
-                first = fair.head(self.conn, models)
-                ids = [first.id] if first else []
-            else:
-                order = fair.fair_order(self.conn, models)
-                key = order[0].batch_key if order else None
-                ids = [w.id for w in order if w.batch_key == key][:max_batch]
-            if not ids:
+            taken: list[fair.Waiting] = []
+            for waiting in fair.fair_order(self.conn, models, limit=max(1, max_batch)):
+                if taken and waiting.batch_key != taken[0].batch_key:
+                    break
+                taken.append(waiting)
+            if not taken:
                 return []
+            ids = [w.id for w in taken]
+            fair.advance_clock(self.conn, max(w.start_tag or 0.0 for w in taken))
             marks = ",".join("?" * len(ids))
             rows = self.conn.execute(
                 f"""UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1,

@@ -1,11 +1,18 @@
 """Fair ordering of waiting jobs, queue positions with ETAs, and the render speeds behind them.
 
-Order is round-robin by user within a priority: each user's first waiting job comes before
-anyone's second, so one person sending fifty prompts cannot push everyone else back. A job
-that is already rendering counts as its owner's first round. Everything here is plain SQL
-over the journal's connection, so the bot can answer "where is my job" without a worker.
-The functions take a connection because claims run them under the write lock; `Fair` gives
-them to the rest of the bot as journal methods.
+The order is start-time fair queuing over members (requesters). Each member has a virtual
+finish time; a job's start tag is fixed at admission as the later of the member's finish time
+and the queue's virtual time (the start tag of the latest job a worker took), and the member's
+finish time moves on by the job's estimated GPU seconds. Workers take jobs by priority, then
+start tag, then id. So, over time and across restarts (the tags live in the journal), a member
+waits behind everyone who has been served less, a long clip counts for what it costs, and a
+member coming back after a quiet spell gets no credit saved up: they start at the queue's
+present.
+
+Because a job's place is fixed when it is admitted, a position is a count of the jobs ahead
+of it (indexed, never a ranking of the whole queue), and nothing needs recomputing for
+everyone when one job finishes. The functions take a connection because claims run them
+under the write lock; `Fair` gives them to the rest of the project as journal methods.
 """
 
 from __future__ import annotations
@@ -24,17 +31,11 @@ from engine.journal.jobs import Job
 DEFAULT_SEC_PER_COST = 0.05
 # Weight of the newest measurement in the running average of render speed.
 SPEED_ALPHA = 0.3
+# A position is counted from whichever end of the queue is nearer, up to this many jobs: a
+# newcomer is near the front, a flooder's latest job near the back.
+COUNT_CAP = 512
 
-_FAIR_ORDER = """
-SELECT j.id, j.user_id, j.model, j.cost, j.batch_key,
-       ROW_NUMBER() OVER (PARTITION BY j.priority, j.user_id ORDER BY j.id)
-         + COALESCE(r.running, 0) AS round
-FROM jobs j
-LEFT JOIN (SELECT user_id, COUNT(*) AS running FROM jobs WHERE state = 'running' GROUP BY user_id) r
-  ON r.user_id = j.user_id
-WHERE j.state = 'queued' {model_filter}
-ORDER BY j.priority DESC, round, j.id
-"""
+FAIR_KEY = "priority DESC, start_tag, id"
 
 
 @dataclass(frozen=True)
@@ -44,48 +45,57 @@ class Waiting:
     model: str
     cost: float
     batch_key: str
+    start_tag: float
 
 
-def fair_order(conn: sqlite3.Connection, models: Sequence[str] | None = None) -> list[Waiting]:
-    """Every queued job, in the order workers will take them."""
-    params: list[str] = []
-    model_filter = ""
-    if models:
-        model_filter = f"AND j.model IN ({','.join('?' * len(models))})"
-        params = list(models)
-    rows = conn.execute(_FAIR_ORDER.format(model_filter=model_filter), params).fetchall()
-    return [Waiting(r["id"], r["user_id"], r["model"], r["cost"], r["batch_key"]) for r in rows]
+def _model_filter(models: Sequence[str] | None) -> tuple[str, list[str]]:
+    if not models:
+        return "", []
+    return f" AND model IN ({','.join('?' * len(models))})", list(models)
 
 
-_HEAD = """
-SELECT j.id, j.user_id, j.model, j.cost, j.batch_key, MIN(j.id) AS first,
-       (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' AND r.user_id = j.user_id) AS running
-FROM jobs j
-WHERE j.state = 'queued' {model_filter}
-  AND j.priority = (SELECT MAX(priority) FROM jobs WHERE state = 'queued' {top_filter})
-GROUP BY j.user_id
-ORDER BY running, first
-LIMIT 1
-"""
+def fair_order(
+    conn: sqlite3.Connection, models: Sequence[str] | None = None, limit: int | None = None
+) -> list[Waiting]:
+    """Queued jobs in the order workers will take them (the first `limit` of them)."""
+    where, params = _model_filter(models)
+    tail = "" if limit is None else f" LIMIT {int(limit):d}"
+    rows = conn.execute(
+        "SELECT id, user_id, model, cost, batch_key, start_tag FROM jobs"
+        f" WHERE state = 'queued'{where} ORDER BY {FAIR_KEY}{tail}",
+        params,
+    ).fetchall()
+    return [Waiting(*r) for r in rows]
 
 
 def head(conn: sqlite3.Connection, models: Sequence[str] | None = None) -> Waiting | None:
-    """The job `fair_order` would put first, without ranking the whole queue.
+    """The job a worker serving `models` takes next."""
+    first = fair_order(conn, models, limit=1)
+    return first[0] if first else None
 
-    Only each user's oldest waiting job can come first (their later ones have higher rounds
-    and ids), so one pass grouped by user finds it. Claims run this under the write lock, so
-    its cost is paid by every writer; with a long queue it is far cheaper than the ranking.
-    """
-    params: list[str] = []
-    model_filter = top_filter = ""
-    if models:
-        marks = ",".join("?" * len(models))
-        model_filter, top_filter = f"AND j.model IN ({marks})", f"AND model IN ({marks})"
-        params = [*models, *models]
-    row = conn.execute(_HEAD.format(model_filter=model_filter, top_filter=top_filter), params).fetchone()
-    if row is None:
-        return None
-    return Waiting(row["id"], row["user_id"], row["model"], row["cost"], row["batch_key"])
+
+# --- tags ------------------------------------------------------------------------------------
+
+
+def start_tag(conn: sqlite3.Connection, member: str, service: float) -> float:
+    """Place a member's new job: its start tag, and the member's finish time moved past it."""
+    vtime = conn.execute("SELECT vtime FROM fair_clock").fetchone()[0]
+    row = conn.execute("SELECT finish FROM fair_members WHERE member = ?", (member,)).fetchone()
+    start = max(vtime, row[0] if row else 0.0)
+    conn.execute(
+        "INSERT INTO fair_members (member, finish) VALUES (?, ?)"
+        " ON CONFLICT(member) DO UPDATE SET finish = excluded.finish",
+        (member, start + service),
+    )
+    return start
+
+
+def advance_clock(conn: sqlite3.Connection, started: float) -> None:
+    """A worker took a job with this start tag: the queue's virtual time is at least that."""
+    conn.execute("UPDATE fair_clock SET vtime = MAX(vtime, ?)", (started,))
+
+
+# --- speeds ----------------------------------------------------------------------------------
 
 
 def sec_per_cost(conn: sqlite3.Connection, model: str) -> float:
@@ -112,68 +122,130 @@ def active_workers(conn: sqlite3.Connection, model: str, now: float, window: flo
     return max(1, row[0])
 
 
+def running_cost(conn: sqlite3.Connection, model: str) -> float:
+    """Frame-steps still to render on the model's running jobs."""
+    return conn.execute(
+        """SELECT COALESCE(SUM(cost * (1.0 - COALESCE(progress_step, 0) * 1.0
+                                      / MAX(COALESCE(progress_total, 1), 1))), 0)
+           FROM jobs WHERE state = 'running' AND model = ?""",
+        (model,),
+    ).fetchone()[0]
+
+
+# --- positions -------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Position:
     position: int  # 1 = next to start
     eta_s: float  # until this job's clip should be ready
 
 
-def model_positions(
-    conn: sqlite3.Connection, model: str, now: float, worker_window: float
-) -> dict[int, Position]:
-    """Position and ETA of every queued job of one model, from measured render speed.
+def _count(conn: sqlite3.Connection, where: str, params: Sequence[Any], cap: int | None) -> tuple[int, float]:
+    """(jobs, frame-steps) among a model's queued jobs matching `where`, stopping at `cap`."""
+    tail = "" if cap is None else f" LIMIT {cap:d}"
+    row = conn.execute(
+        f"SELECT COUNT(*), COALESCE(SUM(cost), 0) FROM (SELECT cost FROM jobs"
+        f" WHERE state = 'queued' AND model = ? AND {where}{tail})",
+        params,
+    ).fetchone()
+    return row[0], row[1]
+
+
+def _ahead(conn: sqlite3.Connection, job: sqlite3.Row) -> tuple[int, float]:
+    """Queued jobs of the job's model that workers take before it, and their frame-steps."""
+    model, prio, tag, jid = job["model"], job["priority"], job["start_tag"], job["id"]
+    before = "(priority > ? OR (priority = ? AND (start_tag, id) < (?, ?)))"
+    after = "(priority < ? OR (priority = ? AND (start_tag, id) > (?, ?)))"
+    args = (model, prio, prio, tag, jid)
+    n, cost = _count(conn, before, args, COUNT_CAP)
+    if n < COUNT_CAP:
+        return n, cost
+    n_after, cost_after = _count(conn, after, args, COUNT_CAP)
+    if n_after < COUNT_CAP:
+        total = conn.execute(
+            "SELECT n, cost FROM job_counts WHERE scope = ?", (f"queued:{model}",)
+        ).fetchone()
+        return total[0] - n_after - 1, total[1] - cost_after - job["cost"]
+    return _count(conn, before, args, None)
+
+
+def position_of(conn: sqlite3.Connection, job_id: int, now: float, worker_window: float) -> Position | None:
+    """Where a queued job stands: its place in the order and when its clip should be ready.
 
     Jobs of other models are rendered by other workers, so only the same model's queue counts:
     the work still left on running jobs and every job ahead, shared among the live workers, plus
     the job's own render.
     """
-    order = fair_order(conn, [model])
+    job = conn.execute(
+        "SELECT id, model, state, priority, start_tag, cost FROM jobs WHERE id = ?", (job_id,)
+    ).fetchone()
+    if job is None or job["state"] != "queued":
+        return None
+    ahead, ahead_cost = _ahead(conn, job)
+    speed = sec_per_cost(conn, job["model"])
+    workers = active_workers(conn, job["model"], now, worker_window)
+    work = running_cost(conn, job["model"]) + ahead_cost
+    return Position(ahead + 1, work * speed / workers + job["cost"] * speed)
+
+
+def model_positions(
+    conn: sqlite3.Connection, model: str, now: float, worker_window: float, depth: int | None = None
+) -> dict[int, Position]:
+    """Position and ETA of the first `depth` (or all) queued jobs of one model, in one pass."""
+    order = fair_order(conn, [model], limit=depth)
     if not order:
         return {}
-    running = conn.execute(
-        """SELECT COALESCE(SUM(cost * (1.0 - COALESCE(progress_step, 0) * 1.0
-                                      / MAX(COALESCE(progress_total, 1), 1))), 0)
-           FROM jobs WHERE state = 'running' AND model = ?""",
-        (model,),
-    ).fetchone()[0]
     speed = sec_per_cost(conn, model)
     workers = active_workers(conn, model, now, worker_window)
     positions = {}
-    ahead = running
+    ahead = running_cost(conn, model)
     for number, job in enumerate(order, start=1):
         positions[job.id] = Position(number, ahead * speed / workers + job.cost * speed)
         ahead += job.cost
     return positions
 
 
-def position_of(conn: sqlite3.Connection, job_id: int, now: float, worker_window: float) -> Position | None:
-    row = conn.execute("SELECT model, state FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    if row is None or row["state"] != "queued":
-        return None
-    return model_positions(conn, row["model"], now, worker_window).get(job_id)
-
-
 class Fair(JournalBase):
     """The journal's questions about order and time: what runs next, where a job stands, how long."""
 
-    def waiting(self, *, guild_id: str | None = None) -> list[Job]:
+    def waiting(
+        self, *, guild_id: str | None = None, user_id: str | None = None, limit: int | None = None
+    ) -> list[Job]:
         """Running jobs first, then queued ones in the order they will start."""
-        running = self._jobs("state = 'running'")
-        order = {w.id: i for i, w in enumerate(fair_order(self.conn))}
-        queued = sorted(self._jobs("state = 'queued'"), key=lambda j: order.get(j.id, 0))
-        jobs = running + queued
-        return [j for j in jobs if guild_id is None or j.guild_id == guild_id]
+        where, params = "", []
+        for column, value in (("guild_id", guild_id), ("user_id", user_id)):
+            if value is not None:
+                where += f" AND {column} = ?"
+                params.append(value)
+        tail = "" if limit is None else f" LIMIT {int(limit):d}"
+        running = self._jobs(f"state = 'running'{where}", params, f"ORDER BY id{tail}")
+        if limit is not None and len(running) >= limit:
+            return running[:limit]
+        tail = "" if limit is None else f" LIMIT {int(limit) - len(running):d}"
+        return running + self._jobs(f"state = 'queued'{where}", params, f"ORDER BY {FAIR_KEY}{tail}")
 
     def position(self, job_id: int) -> Position | None:
-        now = self.clock()
-        return position_of(self.conn, job_id, now, worker_window=2 * self.lease_seconds)
+        return position_of(self.conn, job_id, self.clock(), worker_window=2 * self.lease_seconds)
 
-    def positions(self, adapter: str) -> list[tuple[Job, Position]]:
-        """Every queued job of an adapter with where it stands, for refreshing status messages."""
-        jobs = self._jobs("state = 'queued' AND adapter = ?", (adapter,))
+    def positions(self, adapter: str, *, depth: int | None = None) -> list[tuple[Job, Position]]:
+        """An adapter's queued jobs among the first `depth` (or all) of each model's queue, with
+        where they stand: what status refreshes show."""
+        models = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT DISTINCT model FROM jobs WHERE state = 'queued' AND adapter = ?", (adapter,)
+            )
+        ]
         now, window = self.clock(), 2 * self.lease_seconds
-        by_model = {m: model_positions(self.conn, m, now, window) for m in {j.model for j in jobs}}
-        return [(j, by_model[j.model][j.id]) for j in jobs if j.id in by_model[j.model]]
+        found: dict[int, Position] = {}
+        for model in models:
+            found |= model_positions(self.conn, model, now, window, depth)
+        if not found:
+            return []
+        marks = ",".join("?" * len(found))
+        jobs = self._jobs(f"id IN ({marks}) AND adapter = ?", (*found, adapter))
+        return [(j, found[j.id]) for j in jobs]
 
     def sec_per_cost(self, model: str) -> float:
         return sec_per_cost(self.conn, model)
@@ -185,20 +257,32 @@ class Fair(JournalBase):
     def seconds_until_free(
         self, slots: int, *, user_id: str | None = None, guild_id: str | None = None
     ) -> float:
-        """Roughly when `slots` of the matching waiting jobs will have finished (at least 5 s)."""
-        where, params = "1 = 1", ()
+        """Roughly when `slots` of the matching waiting jobs will have finished (at least 5 s):
+        the running ones first, then the queued ones in the order workers take them."""
+        where, params = "", []
         if user_id is not None:
-            where, params = "user_id = ?", (user_id,)
+            where, params = " AND user_id = ?", [user_id]
         elif guild_id is not None:
-            where, params = "guild_id = ?", (guild_id,)
+            where, params = " AND guild_id = ?", [guild_id]
+        slots = max(1, slots)
         rows: list[Any] = self.conn.execute(
-            f"SELECT model, cost, COALESCE(progress_step, 0), COALESCE(progress_total, 0) FROM jobs"
-            f" WHERE state IN ('queued', 'running') AND {where} ORDER BY state = 'running' DESC, id LIMIT ?",
-            (*params, max(1, slots)),
+            "SELECT model, cost, COALESCE(progress_step, 0), COALESCE(progress_total, 0) FROM jobs"
+            f" WHERE state = 'running'{where} ORDER BY id LIMIT ?",
+            (*params, slots),
         ).fetchall()
-        speeds = {model: sec_per_cost(self.conn, model) for model in {row[0] for row in rows}}
+        if len(rows) < slots:
+            rows += self.conn.execute(
+                f"SELECT model, cost, 0, 0 FROM jobs WHERE state = 'queued'{where}"
+                f" ORDER BY {FAIR_KEY} LIMIT ?",
+                (*params, slots - len(rows)),
+            ).fetchall()
+        now, window = self.clock(), 2 * self.lease_seconds
         total = 0.0
-        for model, cost, step, steps in rows:
-            done = step / steps if steps else 0.0
-            total += cost * (1 - done) * speeds[model]
+        for model in {row[0] for row in rows}:
+            speed = sec_per_cost(self.conn, model)
+            workers = active_workers(self.conn, model, now, window)
+            work = sum(
+                cost * (1 - (step / steps if steps else 0.0)) for m, cost, step, steps in rows if m == model
+            )
+            total = max(total, work * speed / workers)
         return max(5.0, math.ceil(total))

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from engine.journal import fair
 from engine.journal.base import JournalBase
 from engine.journal.jobs import Job, JobState
 from engine.request import RenderRequest
@@ -30,13 +31,29 @@ class Queue(JournalBase):
     def count_waiting(
         self, *, user_id: str | None = None, guild_id: str | None = None, model: str | None = None
     ) -> int:
-        sql = "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')"
-        params: list[str] = []
-        for column, value in (("user_id", user_id), ("guild_id", guild_id), ("model", model)):
-            if value is not None:
-                sql += f" AND {column} = ?"
-                params.append(value)
-        return self.conn.execute(sql, params).fetchone()[0]
+        """Queued and running jobs, overall or of one member, server or model.
+
+        The overall and per-server numbers are kept by triggers (see migration 3): admission
+        asks them for every prompt, and counting a long queue each time would grow with it.
+        """
+        if user_id is not None:
+            sql = "SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN ('queued', 'running')"
+            params = [user_id]
+            for column, value in (("guild_id", guild_id), ("model", model)):
+                if value is not None:
+                    sql += f" AND {column} = ?"
+                    params.append(value)
+            return self.conn.execute(sql, params).fetchone()[0]
+        if model is not None:
+            running = self.conn.execute(
+                "SELECT COUNT(*) FROM jobs WHERE state = 'running' AND model = ?", (model,)
+            ).fetchone()[0]
+            return running + self._kept_count(f"queued:{model}")
+        return self._kept_count("*" if guild_id is None else f"guild:{guild_id}")
+
+    def _kept_count(self, scope: str) -> int:
+        row = self.conn.execute("SELECT n FROM job_counts WHERE scope = ?", (scope,)).fetchone()
+        return row[0] if row else 0
 
     def running(self) -> list[Job]:
         return self._jobs("state = 'running'")
@@ -95,10 +112,16 @@ class Queue(JournalBase):
         error: str | None = None,
     ) -> Job:
         now = self.clock()
+        cost = float(request.frames * request.steps)
+        tag = None
+        if state == JobState.QUEUED:
+            # Service is counted in estimated GPU seconds, so a long clip weighs what it costs.
+            service = cost * fair.sec_per_cost(self.conn, request.model)
+            tag = fair.start_tag(self.conn, user_id, service)
         row = self.conn.execute(
             """INSERT INTO jobs (created_at, user_id, user_name, guild_id, channel_id, adapter, priority,
-                   model, batch_key, request, cost, state, reply, parent_id, error, finished_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
+                   model, batch_key, request, cost, state, reply, parent_id, error, finished_at, start_tag)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
             (
                 now,
                 user_id,
@@ -110,12 +133,13 @@ class Queue(JournalBase):
                 request.model,
                 json.dumps(request.batch_key()),
                 json.dumps(request.to_dict()),
-                float(request.frames * request.steps),
+                cost,
                 str(state),
                 json.dumps(reply or {}),
                 parent_id,
                 error,
                 now if state != JobState.QUEUED else None,
+                tag,
             ),
         ).fetchone()
         return Job.from_row(row)

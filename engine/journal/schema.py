@@ -9,9 +9,13 @@ from pathlib import Path
 import sqlite_utils
 
 from engine.journal.connection import open_connection, transaction
-from engine.journal.migrations import v001_initial, v002_kv
+from engine.journal.migrations import v001_initial, v002_kv, v003_fair_tags
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [v001_initial.up, v002_kv.up]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    v001_initial.up,
+    v002_kv.up,
+    v003_fair_tags.up,
+]
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
