@@ -30,11 +30,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-# `python bench/x.py` puts bench/ first on sys.path, where bench/queue.py would shadow the stdlib
-# `queue` that torch imports. This script needs nothing from bench/.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
 PROMPTS = 500
 MEMBERS = 100
 

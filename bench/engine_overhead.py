@@ -26,17 +26,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-# `python bench/engine_overhead.py` puts bench/ first on sys.path, where a sibling script could
-# shadow a standard module (bench/queue.py hides `queue`, which torch imports). Drop it.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from engine.render import Renderer, to_uint8  # noqa: E402
-from engine.request import RenderRequest, build_request  # noqa: E402
-from engine.settings import EngineSettings  # noqa: E402
+from engine.render import Renderer, to_uint8
+from engine.request import RenderRequest, build_request
+from engine.settings import EngineSettings
 
 PROMPTS = [
     "a corgi surfing a wave at sunset",

@@ -141,33 +141,45 @@ class Position:
     eta_s: float  # until this job's clip should be ready
 
 
-def _count(conn: sqlite3.Connection, where: str, params: Sequence[Any], cap: int | None) -> tuple[int, float]:
-    """(jobs, frame-steps) among a model's queued jobs matching `where`, stopping at `cap`."""
-    tail = "" if cap is None else f" LIMIT {cap:d}"
-    row = conn.execute(
-        f"SELECT COUNT(*), COALESCE(SUM(cost), 0) FROM (SELECT cost FROM jobs"
-        f" WHERE state = 'queued' AND model = ? AND {where}{tail})",
-        params,
-    ).fetchone()
-    return row[0], row[1]
+def _count(
+    conn: sqlite3.Connection, model: str, job: sqlite3.Row, side: str, cap: int | None
+) -> tuple[int, float]:
+    """(jobs, frame-steps) queued for `model` on one `side` of `job` in the fair order, stopping
+    at `cap`. Each half is one index range (an OR of the two would walk the whole index)."""
+    prio, tag, jid = job["priority"], job["start_tag"], job["id"]
+    higher, row = (
+        ("priority > ?", "(start_tag, id) < (?, ?)")
+        if side == "ahead"
+        else ("priority < ?", "(start_tag, id) > (?, ?)")
+    )
+    n_total, cost_total = 0, 0.0
+    for where, params in ((higher, (prio,)), (f"priority = ? AND {row}", (prio, tag, jid))):
+        left = None if cap is None else cap - n_total
+        if left is not None and left <= 0:
+            break
+        tail = "" if left is None else f" LIMIT {left:d}"
+        n, cost = conn.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(cost), 0) FROM (SELECT cost FROM jobs"
+            f" WHERE state = 'queued' AND model = ? AND {where}{tail})",
+            (model, *params),
+        ).fetchone()
+        n_total, cost_total = n_total + n, cost_total + cost
+    return n_total, cost_total
 
 
 def _ahead(conn: sqlite3.Connection, job: sqlite3.Row) -> tuple[int, float]:
     """Queued jobs of the job's model that workers take before it, and their frame-steps."""
-    model, prio, tag, jid = job["model"], job["priority"], job["start_tag"], job["id"]
-    before = "(priority > ? OR (priority = ? AND (start_tag, id) < (?, ?)))"
-    after = "(priority < ? OR (priority = ? AND (start_tag, id) > (?, ?)))"
-    args = (model, prio, prio, tag, jid)
-    n, cost = _count(conn, before, args, COUNT_CAP)
+    model = job["model"]
+    n, cost = _count(conn, model, job, "ahead", COUNT_CAP)
     if n < COUNT_CAP:
         return n, cost
-    n_after, cost_after = _count(conn, after, args, COUNT_CAP)
+    n_after, cost_after = _count(conn, model, job, "behind", COUNT_CAP)
     if n_after < COUNT_CAP:
         total = conn.execute(
             "SELECT n, cost FROM job_counts WHERE scope = ?", (f"queued:{model}",)
         ).fetchone()
         return total[0] - n_after - 1, total[1] - cost_after - job["cost"]
-    return _count(conn, before, args, None)
+    return _count(conn, model, job, "ahead", None)
 
 
 def position_of(conn: sqlite3.Connection, job_id: int, now: float, worker_window: float) -> Position | None:

@@ -32,5 +32,9 @@ class Journal(Queue, Claims, Deliveries, Fair, Servers, Audit):
         self.max_attempts = max_attempts
         self.clock = clock
 
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file now rather than at some later commit."""
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         self.conn.close()

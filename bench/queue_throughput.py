@@ -1,13 +1,14 @@
 """How fast is the job journal, and does an in-process worker stall the bot's event loop?
 
-    python bench/queue.py [--jobs 3000] [--backlog 500] [--window 6] [--threads 0 1] [--models-dir DIR]
+    python bench/queue_throughput.py [--jobs 3000] [--backlog 500] [--window 6] [--threads 0 1]
+        [--models-dir DIR]
 
 1. Queue throughput: worker *processes* (1, then 4), each with its own `Journal` on one SQLite
    file, each looping enqueue -> claim -> complete (with a dummy clip path; nothing renders).
    Claims are fair-ordered and leased exactly as in production; a process may claim a job
    another one enqueued. Printed as jobs/s over the wall time of all processes. Goal: >= 2000
-   jobs/s with 4. A second figure drains a backlog queued up front, because a claim ranks the
-   whole queue and so gets slower as the queue grows.
+   jobs/s with 4. A second figure drains a backlog queued up front (`bench/queue_scale.py`
+   measures claims and answers at depths up to 50,000).
 2. Event-loop stall: an asyncio loop ticking every 5 ms records how late each tick wakes while
    the tiny model loads (off the loop, as the bot does it) and then while a `Worker` thread
    renders for a fixed window; meanwhile the loop enqueues jobs and asks their positions
@@ -20,17 +21,10 @@ Runs in well under a minute; everything is written to a temporary directory.
 
 from __future__ import annotations
 
-import os
-import sys
-
-# Run as `python bench/queue.py`, this file's folder comes first on sys.path, and the file would
-# shadow the standard library's `queue` module (which concurrent.futures and asyncio import).
-if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.remove(sys.path[0])
-
 import argparse
 import asyncio
 import multiprocessing as mp
+import os
 import tempfile
 import threading
 import time
