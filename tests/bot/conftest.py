@@ -8,7 +8,7 @@ never read `.env` or the developer's own `PROMPTREEL_*` variables.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +25,12 @@ def _no_promptreel_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def renderer(tiny_models_dir: Path) -> Iterator[Any]:
-    """One warm tiny Renderer shared by the in-process tests (workers take it as `renderer=`).
-
-    Torch runs on one thread while it is in use: the tiny model's ops take microseconds, and on
-    a box whose cores are shared, OpenMP threads spin-waiting on each other make renders far slower.
-    """
-    import torch
-
+def renderer(tiny_models_dir: Path) -> Any:
+    """One warm tiny Renderer shared by the in-process tests (workers take it as `renderer=`)."""
     from bot.config import Settings
     from engine.render import Renderer
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield Renderer(Settings(_env_file=None, models_dir=tiny_models_dir, device="cpu"), "tiny")
-    finally:
-        torch.set_num_threads(threads)
+    return Renderer(Settings(_env_file=None, models_dir=tiny_models_dir, device="cpu"), "tiny")
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +13,6 @@ __all__ = ["fake_discord", "make_fake_discord"]
 
 
 @pytest.fixture
-def one_torch_thread() -> Iterator[None]:
-    """The tiny model's ops take microseconds: extra intra-op threads only spin on a busy box."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No DISCORD_* / PROMPTREEL_* from the developer's shell may reach the bot's settings."""
     for name in list(os.environ):
@@ -32,9 +21,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def make_settings(
-    tmp_path: Path, tiny_models_dir: Path, clean_env: None, one_torch_thread: None
-) -> Callable[..., Any]:
+def make_settings(tmp_path: Path, tiny_models_dir: Path, clean_env: None) -> Callable[..., Any]:
     """`make_settings(**overrides)`: bot Settings rooted in this test's tmp_path, `.env` ignored."""
 
     def make(**overrides: Any) -> Any:

@@ -7,7 +7,7 @@ developer's own `PROMPTREEL_*` environment cannot leak into a test.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,22 +45,6 @@ def make_settings(tmp_path: Path) -> Callable[..., Any]:
         return _isolated_settings(**overrides)
 
     return make
-
-
-@pytest.fixture
-def single_thread() -> Iterator[None]:
-    """Run torch on one intra-op thread for the duration of a test.
-
-    The tiny model's ops take microseconds, so extra threads only add overhead; and on a CI box
-    whose cores are shared with other jobs, OpenMP threads spin-waiting on each other make a
-    render some 20x slower. Restored afterwards so other tests see torch's default.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

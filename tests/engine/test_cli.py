@@ -179,7 +179,6 @@ def test_render_webm_to_the_default_clips_folder(runs: CliRuns) -> None:
     assert meta["title"] == PROMPT and "seed=9" in meta["comment"]
 
 
-@pytest.mark.usefixtures("single_thread")
 def test_max_bytes_is_honoured(runs: CliRuns, tiny_renderer: Any, tmp_path: Path) -> None:
     path = runs.out("max-bytes", "c.mp4")
     assert_clean_success(runs["max-bytes"], path)

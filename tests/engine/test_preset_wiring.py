@@ -9,13 +9,12 @@ output type, extra call arguments) matches what the pipeline really does.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from engine.loader import ModelUnavailable, load_pipeline
 from engine.presets import Preset, get_preset
@@ -35,16 +34,6 @@ SMALL_SIZE = {
     "modelscope": (32, 16),
     "zeroscope": (32, 16),
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny tensors gain nothing from intra-op threads, and on a busy CPU the threads' spin-waits
-    make each render 10-100x slower; one thread keeps these tests fast and steady."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,6 @@ from engine.presets import get_preset
 from engine.render import Cancelled, IncompatibleBatch, Renderer
 from engine.request import RenderRequest, build_request
 
-pytestmark = pytest.mark.usefixtures("single_thread")
-
 
 def req(prompt: str = "a red fox in the snow", **kwargs: Any) -> RenderRequest:
     """A small request: 8 frames of 64x48 (not square, so a width/height swap shows), 2 steps."""

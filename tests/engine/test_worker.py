@@ -27,8 +27,6 @@ from engine.request import RenderRequest, build_request
 from engine.settings import EngineSettings
 from engine.worker import Worker
 
-pytestmark = pytest.mark.usefixtures("single_thread")
-
 
 class Events:
     """Records a worker's on_event calls; `also` runs on the worker thread after recording."""
