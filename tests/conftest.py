@@ -2,10 +2,12 @@
 
 The tiny model is built once per session here and shared by every folder's tests; settings
 fixtures, which differ between the engine and the bot, live in each folder's conftest.py.
+No test sees the developer's own `PROMPTREEL_*` / `DISCORD_*` variables (`_clean_env`).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,21 @@ def open_journal(journal_path: Path, clock: Clock) -> Iterator[Callable[..., Any
 @pytest.fixture
 def journal(open_journal: Callable[..., Any]) -> Any:
     return open_journal()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_env() -> Iterator[None]:
+    """No `PROMPTREEL_*` or `DISCORD_*` variable from the developer's shell reaches a test.
+
+    Session-wide, so the session- and module-scoped fixtures (the shared renderers, the CLI and
+    console runs) see the clean environment too; a test that needs a variable sets it itself
+    with `monkeypatch.setenv`.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith(("PROMPTREEL_", "DISCORD_")):
+                mp.delenv(name)
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

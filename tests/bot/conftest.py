@@ -7,7 +7,6 @@ never read `.env` or the developer's own `PROMPTREEL_*` variables.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,6 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _no_promptreel_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("PROMPTREEL_") or name in ("DISCORD_TOKEN", "DISCORD_DEV_GUILD"):
-            monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")

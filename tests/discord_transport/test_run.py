@@ -20,7 +20,7 @@ from tests.fakediscord import FakeDiscord
 
 
 @pytest.fixture
-def settings_for(tmp_path: Path, clean_env: None) -> Callable[..., Any]:
+def settings_for(tmp_path: Path) -> Callable[..., Any]:
     """Settings for a bot that never renders (no in-process worker, so no model is loaded)."""
 
     def make(**overrides: Any) -> Any:
