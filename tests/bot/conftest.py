@@ -1,8 +1,8 @@
-"""Shared fixtures for the chat-side tests: one tiny model per session, isolated settings.
+"""Shared fixtures for the chat-side tests: one warm tiny Renderer per session, isolated settings.
 
 The tiny model is built once per session into a shared folder (`tiny_models_dir`); every Core,
 worker and console subprocess loads it from there, the way a real worker loads weights. Settings
-never read `.env` or the developer's own `PROMPTREEL_*` variables.
+come from `tests.helpers.isolated_settings`: explicit values only, `.env` ignored.
 """
 
 from __future__ import annotations
@@ -13,29 +13,28 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from bot.config import Settings
+from tests.helpers import isolated_settings
 
 
 @pytest.fixture(scope="session")
 def renderer(tiny_models_dir: Path) -> Any:
     """One warm tiny Renderer shared by the in-process tests (workers take it as `renderer=`)."""
-    from bot.config import Settings
     from engine.render import Renderer
 
-    return Renderer(Settings(_env_file=None, models_dir=tiny_models_dir, device="cpu"), "tiny")
+    # offline=False as these tests always had it; the tiny model loads from models_dir either way.
+    return Renderer(isolated_settings(Settings, models_dir=tiny_models_dir, offline=False), "tiny")
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path, tiny_models_dir: Path) -> Callable[..., Any]:
+def make_settings(tmp_path: Path, tiny_models_dir: Path) -> Callable[..., Settings]:
     """`make_settings(**overrides)`: bot Settings rooted in this test's tmp_path, no worker thread."""
-    from bot.config import Settings
 
-    def make(**overrides: Any) -> Any:
+    def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "data_dir": tmp_path,
             "models_dir": tiny_models_dir,
-            "model": "tiny",
-            "device": "cpu",
+            "offline": False,  # as above
             "in_process_worker": False,
             "rate_burst": 50,
             "rate_per_minute": 60.0,
@@ -43,7 +42,6 @@ def make_settings(tmp_path: Path, tiny_models_dir: Path) -> Callable[..., Any]:
             "max_waiting_per_guild": 1000,
             "max_queue": 1000,
         }
-        values.update(overrides)
-        return Settings(_env_file=None, **values)
+        return isolated_settings(Settings, **{**values, **overrides})
 
     return make

@@ -20,6 +20,7 @@ from bot.config import Settings
 from engine.journal import Job, JobState, Journal
 from engine.request import build_request
 from tests.conftest import Clock
+from tests.helpers import isolated_settings
 
 REQUEST = build_request("a lighthouse in a storm", model="tiny", frames=8, steps=2, seed=1)
 COST = REQUEST.frames * REQUEST.steps
@@ -321,8 +322,8 @@ def test_guild_config_from_stored_dict_tolerates_old_and_unknown_keys() -> None:
 
 
 def test_limits_resolve_guild_overrides_over_settings() -> None:
-    settings = Settings(
-        _env_file=None, rate_burst=3, rate_per_minute=2.0, max_waiting_per_user=3,
+    settings = isolated_settings(
+        Settings, rate_burst=3, rate_per_minute=2.0, max_waiting_per_user=3,
         max_waiting_per_guild=30, max_queue=200,
     )  # fmt: skip
     assert Limits.resolve(settings, GuildConfig()) == Limits(3, 2.0, 3, 30, 200)
@@ -331,7 +332,7 @@ def test_limits_resolve_guild_overrides_over_settings() -> None:
 
 
 def test_guild_override_is_used_by_admission(journal: Journal) -> None:
-    settings = Settings(_env_file=None, rate_burst=50, max_waiting_per_user=50)
+    settings = isolated_settings(Settings, rate_burst=50, max_waiting_per_user=50)
     with journal.atomic():
         admission.update_guild_config(journal, "g1", max_waiting_per_user=1)
     lim_g1 = Limits.resolve(settings, admission.guild_config(journal, "g1"))

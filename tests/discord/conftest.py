@@ -39,6 +39,7 @@ import simcord
 from bot.config import Settings
 from bot.discord import PromptreelBot, create_bot
 from engine.journal import Job, JobState
+from tests.helpers import isolated_settings
 
 JOB_TIMEOUT = 30.0
 # Every state a job stops in; a test waiting for "done" waits for one of these.
@@ -57,37 +58,18 @@ def pytest_configure(config: pytest.Config) -> None:
 # --- the model and settings --------------------------------------------------------------------
 
 
-def isolated_settings(data_dir: Path, models_dir: Path, **overrides: Any) -> Settings:
-    """Settings from explicit values only: no `.env`, and fast, deterministic bot-side timings."""
-    values: dict[str, Any] = {
-        "data_dir": data_dir,
-        "db_path": None,
-        "clips_dir": None,
-        "models_dir": models_dir,
-        "model": "tiny",
-        "model_path": None,
-        "extra_models": [],
-        "offline": True,
-        "device": "cpu",
-        "dtype": "auto",
-        "compile": False,
-        "max_batch": 1,
-        "discord_dev_guild": None,
-        "allow_dms": True,
-        "in_process_worker": True,
-        # Every progress step becomes a status edit, so tests see them all.
-        "status_edit_seconds": 0.0,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
 @pytest.fixture
 def make_settings(tmp_path: Path, tiny_models_dir: Path) -> Callable[..., Settings]:
     """`make_settings(**overrides)`: Settings on this test's data dir (shared by restarts)."""
 
     def make(**overrides: Any) -> Settings:
-        return isolated_settings(tmp_path / "data", tiny_models_dir, **overrides)
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "models_dir": tiny_models_dir,
+            # Every progress step becomes a status edit, so tests see them all.
+            "status_edit_seconds": 0.0,
+        }
+        return isolated_settings(Settings, **{**values, **overrides})
 
     return make
 

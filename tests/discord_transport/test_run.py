@@ -13,10 +13,12 @@ import discord
 import pytest
 
 import bot.discord.client as discord_client
+from bot.config import Settings
 from bot.discord import create_bot
 from bot.discord.client import INTENTS
 from bot.discord.run import _run
 from tests.fakediscord import FakeDiscord
+from tests.helpers import isolated_settings
 
 
 @pytest.fixture
@@ -24,9 +26,14 @@ def settings_for(tmp_path: Path) -> Callable[..., Any]:
     """Settings for a bot that never renders (no in-process worker, so no model is loaded)."""
 
     def make(**overrides: Any) -> Any:
-        from bot.config import Settings
-
-        return Settings(_env_file=None, data_dir=tmp_path / "data", in_process_worker=False, **overrides)
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "in_process_worker": False,
+            # Settings' own defaults, as these tests always had them (no model is loaded here).
+            "device": "auto",
+            "offline": False,
+        }
+        return isolated_settings(Settings, **{**values, **overrides})
 
     return make
 

@@ -1,8 +1,8 @@
-"""Shared fixtures for the engine tests: one tiny model built per session, and isolated settings.
+"""Shared fixtures for the engine tests: a warm tiny Renderer per session, and isolated settings.
 
-The tiny model is built and saved once (`tiny_models_dir`); everything else loads it from disk,
-the way a worker does. Settings are always built from explicit values with `.env` ignored, so a
-developer's own `PROMPTREEL_*` environment cannot leak into a test.
+The tiny model is built and saved once (`tiny_models_dir`, tests/conftest.py); everything else
+loads it from disk, the way a worker does. Settings come from `tests.helpers.isolated_settings`:
+explicit values only, `.env` ignored.
 """
 
 from __future__ import annotations
@@ -13,36 +13,16 @@ from typing import Any
 
 import pytest
 
-
-def _isolated_settings(data_dir: Path, **overrides: Any) -> Any:
-    from engine.settings import EngineSettings
-
-    values: dict[str, Any] = {
-        "data_dir": data_dir,
-        "models_dir": None,
-        "model": "tiny",
-        "model_path": None,
-        "offline": True,
-        "device": "cpu",
-        "dtype": "auto",
-        "cpu_offload": False,
-        "vae_tiling": False,
-        "vae_slicing": False,
-        "attention_backend": None,
-        "first_block_cache": 0.0,
-        "compile": False,
-    }
-    values.update(overrides)
-    return EngineSettings(_env_file=None, **values)
+from engine.settings import EngineSettings
+from tests.helpers import isolated_settings
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path) -> Callable[..., Any]:
-    """`make_settings(**overrides)`: EngineSettings rooted in this test's tmp_path."""
+def make_settings(tmp_path: Path) -> Callable[..., EngineSettings]:
+    """`make_settings(**overrides)`: EngineSettings rooted in this test's tmp_path (models too)."""
 
-    def make(**overrides: Any) -> Any:
-        overrides.setdefault("data_dir", tmp_path)
-        return _isolated_settings(**overrides)
+    def make(**overrides: Any) -> EngineSettings:
+        return isolated_settings(EngineSettings, **{"data_dir": tmp_path, **overrides})
 
     return make
 
@@ -52,5 +32,7 @@ def tiny_renderer(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactor
     """A warm Renderer for the tiny preset, loaded from the session's saved model."""
     from engine.render import Renderer
 
-    settings = _isolated_settings(tmp_path_factory.mktemp("data"), models_dir=tiny_models_dir)
+    settings = isolated_settings(
+        EngineSettings, data_dir=tmp_path_factory.mktemp("data"), models_dir=tiny_models_dir
+    )
     return Renderer(settings, "tiny")
