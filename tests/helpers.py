@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, TypeVar
+
+import imageio_ffmpeg
+import numpy as np
 
 from engine.settings import EngineSettings
 
@@ -32,3 +36,16 @@ def isolated_settings(cls: type[S], **values: Any) -> S:
     the autouse fixture in tests/conftest.py. Each folder's `make_settings` adds what it needs.
     """
     return cls(_env_file=None, **{**TEST_DEFAULTS, **values})
+
+
+def decode_video(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """Every frame of a clip as ffmpeg decodes it, as (F, H, W, 3) uint8, and ffmpeg's metadata.
+
+    `-fps_mode passthrough`: ffmpeg neither duplicates nor drops a frame, so `len(frames)` is
+    the number of frames in the file. `meta` has `size` (width, height), `codec`, `pix_fmt`, `fps`.
+    """
+    reader = imageio_ffmpeg.read_frames(str(path), output_params=["-fps_mode", "passthrough"])
+    meta = next(reader)
+    width, height = meta["size"]
+    frames = [np.frombuffer(buf, np.uint8).reshape(height, width, 3) for buf in reader]
+    return (np.stack(frames) if frames else np.empty((0, height, width, 3), np.uint8)), meta

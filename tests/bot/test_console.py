@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import imageio_ffmpeg
-import numpy as np
 import pytest
 
 from engine.journal import Job, JobState, Journal
+from tests.helpers import decode_video
 
 REPO = Path(__file__).resolve().parents[2]
 ANSWERS = ("queued", "refused", "info")
@@ -85,14 +84,6 @@ def run_console(db: Path, env: dict[str, str], lines: list[bytes], cwd: Path) ->
 def assert_clean_exit(t: Transcript) -> None:
     assert t.returncode == 0, t.stderr[-3000:]
     assert "Traceback" not in t.stderr, t.stderr[-3000:]
-
-
-def decode_clip(path: str) -> np.ndarray:
-    reader = imageio_ffmpeg.read_frames(path, output_params=["-fps_mode", "passthrough"])
-    meta = next(reader)
-    width, height = meta["size"]
-    frames = [np.frombuffer(buf, np.uint8).reshape(height, width, 3) for buf in reader]
-    return np.stack(frames)
 
 
 def journal_jobs(db: Path) -> dict[int, Job]:
@@ -352,7 +343,8 @@ def test_restart_after_a_kill_delivers_every_job_exactly_once(
         assert (job.state, job.delivery) == (JobState.DELIVERED, "sent")
         (event,) = [e for e in run1 + second.events if e["event"] == "delivered" and e["job"] == job_id]
         assert event["path"] == job.clip_path
-        assert decode_clip(job.clip_path).shape[0] == job.request.frames
+        frames, _ = decode_video(job.clip_path)
+        assert frames.shape[0] == job.request.frames
     # The job that was rendering when the bot died was rendered again, by a second attempt.
     assert jobs[job_ids[0]].attempts == 2
     assert jobs[job_ids[0]].clip_path.endswith("-a2.mp4")
@@ -393,7 +385,7 @@ def test_normal_conversation(shared: Transcript) -> None:
         assert answer["position"] >= 0 and answer["eta_s"] >= 0
         (delivered,) = shared.of("delivered", job_id)
         assert delivered["user"] == answer["user"]
-        frames = decode_clip(delivered["path"])
+        frames, _ = decode_video(delivered["path"])
         request = jobs[job_id].request
         assert frames.shape == (request.frames, request.height, request.width, 3)
         assert jobs[job_id].state == JobState.DELIVERED

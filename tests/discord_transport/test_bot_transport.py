@@ -18,12 +18,11 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import imageio_ffmpeg
-
 from bot.discord import PromptreelBot, create_bot
 from engine.journal import Job, JobState, Journal
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.server import RecordedRequest
+from tests.helpers import decode_video
 
 CALLBACK = "POST /interactions/{interaction_id}/{token}/callback"
 WEBHOOK_EDIT = "PATCH /webhooks/{application_id}/{token}/messages/{message_id}"
@@ -88,19 +87,12 @@ async def wait_idle(bot: PromptreelBot, timeout: float = 15.0) -> None:  # noqa:
     await asyncio.wait_for(bot.core.wait_idle(), timeout)
 
 
-def decode(data: bytes, tmp_path: Path, name: str = "check.mp4") -> tuple[int, tuple[int, int]]:
-    """(frame count, (width, height)) of an MP4, decoded with ffmpeg: proves the file plays."""
+def decode_upload(data: bytes, tmp_path: Path) -> tuple[Any, dict[str, Any]]:
+    """An uploaded MP4 decoded with ffmpeg (`decode_video`): proves the file plays."""
     assert data[4:8] == b"ftyp", "not an MP4 container"
-    path = tmp_path / name
+    path = tmp_path / "check.mp4"
     path.write_bytes(data)
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = next(reader)
-    width, height = meta["size"]
-    frames = 0
-    for frame in reader:
-        assert len(frame) == width * height * 3
-        frames += 1
-    return frames, (width, height)
+    return decode_video(path)
 
 
 def clip_bytes(job: Job) -> bytes:
@@ -166,9 +158,9 @@ async def test_video_command_status_then_clip_via_interaction(
 
     # The file is the rendered clip, untouched, and it decodes to the requested frames.
     assert clip_bytes(job) == data
-    frames, size = decode(data, tmp_path)
-    assert frames == job.request.frames
-    assert size == (job.request.width, job.request.height)
+    frames, meta = decode_upload(data, tmp_path)
+    assert len(frames) == job.request.frames
+    assert meta["size"] == (job.request.width, job.request.height)
 
     # The original response now is the clip, buttons swapped.
     original = fake.original_response(fi)
@@ -227,8 +219,8 @@ async def test_mention_status_reply_then_clip_pings_only_the_requester(
     assert clip_rec.json["nonce"] == f"promptreel-{job_id}"
     assert clip_rec.json["enforce_nonce"] is True
     assert [f.filename for f in clip_rec.files] == [f"promptreel-{job_id}.mp4"]
-    frames, _ = decode(clip_rec.files[0].data, tmp_path)
-    assert frames == job.request.frames
+    frames, _ = decode_upload(clip_rec.files[0].data, tmp_path)
+    assert len(frames) == job.request.frames
 
     # The status message was finished ("Done") and lost its cancel button.
     status_now = fake.messages[status_id]
@@ -317,8 +309,8 @@ async def test_upload_too_large_is_reencoded_smaller_without_rerender(
     assert uploads[0].files[0].data == rendered  # first try: the clip as rendered
     small = accepted.files[0].data
     assert len(small) <= limit
-    frames, _ = decode(small, tmp_path)
-    assert frames == job.request.frames
+    frames, _ = decode_upload(small, tmp_path)
+    assert len(frames) == job.request.frames
     original = fake.original_response(fi)
     assert original is not None and fake.attachment_bytes(original["attachments"][0]) == small
 
@@ -363,8 +355,8 @@ async def test_expired_interaction_token_falls_back_to_channel_reply(
     assert int(clip_rec.json["message_reference"]["message_id"]) == status_id
     assert pings(clip_rec) == {"parse": [], "users": [fake.user.id], "replied_user": True}
     assert clip_rec.json["content"].startswith(f"<@{fake.user.id}> ")
-    frames, _ = decode(clip_rec.files[0].data, tmp_path)
-    assert frames == job.request.frames == 16
+    frames, _ = decode_upload(clip_rec.files[0].data, tmp_path)
+    assert len(frames) == job.request.frames == 16
     clip_message = fake.messages[int(clip_rec.response["id"])]
     assert clip_message["message_reference"]["message_id"] == str(status_id)
     assert custom_ids(clip_message["components"])[0] == f"promptreel:reroll:{job_id}"

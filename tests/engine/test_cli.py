@@ -15,12 +15,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import imageio_ffmpeg
-import numpy as np
 import pytest
 
 from engine.encode import encode_clip, read_metadata
 from engine.presets import PRESETS
+from tests.helpers import decode_video
 
 RUN_TIMEOUT_S = 300
 PROMPT = "a corgi surfing at sunset"
@@ -105,15 +104,6 @@ def runs(tmp_path_factory: pytest.TempPathFactory, tiny_models_dir: Path) -> Ite
         yield r
 
 
-def decode(path: Path) -> tuple[int, tuple[int, int], np.ndarray]:
-    """(frame count, (width, height), first frame) as ffmpeg decodes the file."""
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = next(reader)
-    width, height = meta["size"]
-    frames = [np.frombuffer(f, np.uint8).reshape(height, width, 3) for f in reader]
-    return len(frames), (width, height), frames[0]
-
-
 def assert_clean_success(run: subprocess.CompletedProcess[str], path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert run.stdout == f"{path}\n"  # exactly the path: scripts read it
@@ -138,9 +128,9 @@ def test_render_mp4_prints_its_path_and_decodes_as_asked(runs: CliRuns) -> None:
     run = runs["mp4"]
     assert_clean_success(run, path)
     assert path.read_bytes()[4:8] == b"ftyp"
-    count, size, first = decode(path)
-    assert (count, size) == (12, (80, 48))
-    assert first.std() > 5  # coloured noise, not a blank clip
+    frames, meta = decode_video(path)
+    assert (len(frames), meta["size"]) == (12, (80, 48))
+    assert frames[0].std() > 5  # coloured noise, not a blank clip
 
 
 def test_render_shows_progress_on_stderr(runs: CliRuns) -> None:
@@ -163,8 +153,8 @@ def test_render_gif(runs: CliRuns) -> None:
     path = runs.out("gif", "c.gif")
     assert_clean_success(runs["gif"], path)
     assert path.read_bytes()[:6] == b"GIF89a"
-    count, size, _ = decode(path)
-    assert (count, size) == (12, (80, 48))
+    frames, meta = decode_video(path)
+    assert (len(frames), meta["size"]) == (12, (80, 48))
     meta = read_metadata(path)
     assert meta["title"] == PROMPT and "seed=7" in meta["comment"]
 
@@ -173,8 +163,8 @@ def test_render_webm_to_the_default_clips_folder(runs: CliRuns) -> None:
     path = runs.data_dir("webm") / "clips" / "a-corgi-surfing-at-sunset-9.webm"
     assert_clean_success(runs["webm"], path)
     assert path.read_bytes()[:4] == b"\x1a\x45\xdf\xa3"  # EBML: Matroska/WebM
-    count, size, _ = decode(path)
-    assert (count, size) == (12, (80, 48))
+    frames, meta = decode_video(path)
+    assert (len(frames), meta["size"]) == (12, (80, 48))
     meta = read_metadata(path)
     assert meta["title"] == PROMPT and "seed=9" in meta["comment"]
 
@@ -183,8 +173,8 @@ def test_max_bytes_is_honoured(runs: CliRuns, tiny_renderer: Any, tmp_path: Path
     path = runs.out("max-bytes", "c.mp4")
     assert_clean_success(runs["max-bytes"], path)
     assert path.stat().st_size <= 20_000
-    count, _, _ = decode(path)
-    assert count == 32
+    frames, _ = decode_video(path)
+    assert len(frames) == 32
     # The limit had to do work: the same clip encoded without one is well over it.
     from engine.request import build_request
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 import PIL.Image
 import pytest
 
 from engine.encode import MAX_METADATA_CHARS, EncodeError, EncodeResult, encode_clip, read_metadata
+from tests.helpers import decode_video
 
 
 def moving_frames(n: int, height: int, width: int, *, noise: float = 8.0, seed: int = 0) -> np.ndarray:
@@ -24,15 +24,6 @@ def moving_frames(n: int, height: int, width: int, *, noise: float = 8.0, seed: 
     base = (x[None] * 2 + y[None] + np.arange(n)[:, None, None] * 8) % 256
     rgb = np.stack([base, 255 - base, (base * 3) % 256], axis=-1).astype(np.float32)
     return np.clip(rgb + rng.normal(0.0, noise, rgb.shape), 0, 255).astype(np.uint8)
-
-
-def decode(path: Path) -> tuple[dict, np.ndarray]:
-    """Every decoded frame as (F, H, W, 3) uint8, without ffmpeg duplicating or dropping any."""
-    reader = imageio_ffmpeg.read_frames(str(path), output_params=["-fps_mode", "passthrough"])
-    meta = next(reader)
-    width, height = meta["size"]
-    frames = [np.frombuffer(buf, np.uint8).reshape(height, width, 3) for buf in reader]
-    return meta, np.stack(frames)
 
 
 def top_level_boxes(path: Path) -> list[str]:
@@ -78,7 +69,7 @@ def test_mp4_is_h264_yuv420p_faststart_and_decodes(tmp_path: Path, capfd: pytest
         bitrate_kbps=None,
         scale=1.0,
     )
-    meta, decoded = decode(path)
+    decoded, meta = decode_video(path)
     assert meta["codec"] == "h264"
     assert meta["pix_fmt"].startswith("yuv420p")
     assert "bt709" in meta["pix_fmt"]
@@ -101,7 +92,7 @@ def test_odd_size_is_padded_with_edge_pixels(tmp_path: Path) -> None:
     result = encode_clip(frames, path, fps=12)
 
     assert (result.width, result.height, result.scale) == (66, 34, 1.0)
-    meta, decoded = decode(path)
+    decoded, meta = decode_video(path)
     assert meta["size"] == (66, 34)
     assert decoded.shape == (8, 34, 66, 3)
     assert np.abs(decoded[:, :33, :65].astype(int) - frames.astype(int)).mean() < 10
@@ -119,7 +110,7 @@ def test_float_frames_are_scaled_and_clipped(tmp_path: Path) -> None:
 
     result = encode_clip(as_float, path, fps=8)
 
-    _, decoded = decode(path)
+    decoded, _ = decode_video(path)
     assert result.frames == decoded.shape[0] == 8
     assert decoded[:, 2:6, 2:6].mean() > 235
     assert decoded[:, -6:-2, -6:-2].mean() < 20
@@ -130,7 +121,7 @@ def test_float_frames_are_scaled_and_clipped(tmp_path: Path) -> None:
 def test_single_frame_clip(tmp_path: Path) -> None:
     result = encode_clip(moving_frames(1, 32, 48), tmp_path / "one.mp4", fps=24)
 
-    _, decoded = decode(result.path)
+    decoded, _ = decode_video(result.path)
     assert decoded.shape == (1, 32, 48, 3)
 
 
@@ -141,7 +132,7 @@ def test_gif_and_webm_decode_at_the_asked_size(tmp_path: Path, fmt: str) -> None
 
     result = encode_clip(frames, path, fps=10, fmt=fmt)  # type: ignore[arg-type]
 
-    meta, decoded = decode(path)
+    decoded, meta = decode_video(path)
     # GIF has no even-size rule and keeps the exact size; VP9 in yuv420p is padded like H.264.
     expected = (65, 33) if fmt == "gif" else (66, 34)
     assert meta["size"] == (result.width, result.height) == expected
@@ -163,7 +154,7 @@ def test_max_bytes_lowers_the_bitrate_first(tmp_path: Path, noisy_256: np.ndarra
     # A bitrate is only set once the default-quality encode has been found too big.
     assert result.bitrate_kbps is not None and result.bitrate_kbps > 0
     assert (result.width, result.height, result.scale) == (256, 256, 1.0)
-    meta, decoded = decode(result.path)
+    decoded, meta = decode_video(result.path)
     assert meta["size"] == (256, 256)
     assert decoded.shape[0] == 8
 
@@ -179,7 +170,7 @@ def test_max_bytes_downscales_when_bitrate_is_not_enough(tmp_path: Path, noisy_2
     assert result.bitrate_kbps is not None
     assert result.width < 256 and result.width % 2 == 0 and result.height % 2 == 0
     assert min(result.width, result.height) >= 16
-    meta, decoded = decode(path)
+    decoded, meta = decode_video(path)
     assert meta["codec"] == "h264"
     assert meta["size"] == (result.width, result.height)
     assert decoded.shape[0] == 8
@@ -194,7 +185,7 @@ def test_max_bytes_is_honoured_for_webm(tmp_path: Path) -> None:
 
     assert result.size_bytes == result.path.stat().st_size <= limit
     assert result.bitrate_kbps is not None
-    meta, decoded = decode(result.path)
+    decoded, meta = decode_video(result.path)
     assert meta["codec"] == "vp9"
     assert decoded.shape == (8, result.height, result.width, 3)
 
@@ -208,7 +199,7 @@ def test_max_bytes_is_honoured_for_gif(tmp_path: Path) -> None:
 
     assert result.size_bytes == result.path.stat().st_size <= limit
     assert result.bitrate_kbps is None  # GIF has no bitrate; palette size and scale are the knobs
-    _, decoded = decode(result.path)
+    decoded, _ = decode_video(result.path)
     assert decoded.shape == (8, result.height, result.width, 3)
 
 
@@ -265,7 +256,7 @@ def test_metadata_round_trips(tmp_path: Path, fmt: str) -> None:
     for key, value in TRICKY.items():
         assert found.get(key) == value, key
     assert found.get("promptreel_model") == "tiny"
-    _, decoded = decode(path)  # the metadata must not have damaged the clip
+    decoded, _ = decode_video(path)  # the metadata must not have damaged the clip
     assert decoded.shape == (4, 32, 32, 3)
     if fmt == "gif":  # the comment is spliced in by hand: a second, independent GIF reader agrees
         with PIL.Image.open(path) as image:
