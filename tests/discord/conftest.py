@@ -37,7 +37,7 @@ import pytest_asyncio
 import simcord
 
 from bot.config import Settings
-from bot.discord import PromptreelBot, create_bot
+from bot.discord import PromptreelBot, components, create_bot
 from engine.journal import Job, JobState
 from tests.helpers import isolated_settings
 
@@ -285,9 +285,14 @@ def bot_requests(env: simcord.Env, since: int = 0) -> list[simcord.HttpLogEntry]
 
 
 def job_id_of(message: Any) -> int:
-    """The job behind one of the bot's messages, read from its buttons' custom ids."""
-    for custom_id in custom_ids(message):
-        parts = custom_id.split(":")
-        if len(parts) == 3 and parts[0] == "promptreel" and parts[2].isdigit():
-            return int(parts[2])
-    raise AssertionError(f"no job button on {message!r}")
+    """The job behind one of the bot's messages, as the bot itself reads it from the buttons
+    (`bot.discord.components.job_id_of`); fails the test where there is none.
+
+    Takes a discord.Message or a simcord ResponseMessage (read as the discord.Message it is).
+    """
+    if isinstance(message, simcord.ResponseMessage):
+        message = message.message
+    job_id = components.job_id_of(message)
+    if job_id is None:
+        raise AssertionError(f"no job button on {message!r}")
+    return job_id
