@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +37,16 @@ def isolated_settings(cls: type[S], **values: Any) -> S:
     the autouse fixture in tests/conftest.py. Each folder's `make_settings` adds what it needs.
     """
     return cls(_env_file=None, **{**TEST_DEFAULTS, **values})
+
+
+def child_env(**values: str) -> dict[str, str]:
+    """The environment for a subprocess under test: this one without `PROMPTREEL_*` / `DISCORD_*`,
+    torch's OpenMP on one thread (as `_one_torch_thread` does in-process), then `values`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROMPTREEL_", "DISCORD_"))}
+    # The tiny model gains nothing from threads; on shared CI cores their spin-waits cost a lot.
+    env["OMP_NUM_THREADS"] = "1"
+    env.update(values)
+    return env
 
 
 def decode_video(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from engine.journal import Job, JobState, Journal
-from tests.helpers import decode_video
+from tests.helpers import child_env, decode_video
 
 REPO = Path(__file__).resolve().parents[2]
 ANSWERS = ("queued", "refused", "info")
@@ -33,18 +33,14 @@ TIMEOUT = 180
 
 
 def console_env(data_dir: Path, models_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTREEL_")}
-    env.update(
+    return child_env(
         PROMPTREEL_DATA_DIR=str(data_dir),
         PROMPTREEL_MODELS_DIR=str(models_dir),
         PYTHONPATH=str(REPO),
         # As on a server with a UTF-8 locale: undecodable input must not end the session.
         PYTHONIOENCODING="utf-8:strict",
-        # The tiny model's ops are microseconds; OpenMP threads spinning on shared cores cost more.
-        OMP_NUM_THREADS="1",
+        **extra,
     )
-    env.update(extra)
-    return env
 
 
 def console_cmd(db: Path, mods: str = "mod") -> list[str]:

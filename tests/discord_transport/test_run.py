@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from bot.discord import create_bot
 from bot.discord.client import INTENTS
 from bot.discord.run import _run
 from tests.fakediscord import FakeDiscord
-from tests.helpers import isolated_settings
+from tests.helpers import child_env, isolated_settings
 
 
 @pytest.fixture
@@ -43,12 +42,11 @@ def _error_lines(text: str) -> list[str]:
 
 
 def test_missing_token_exits_with_one_error_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "PROMPTREEL_"))}
     # cwd is an empty tmp dir, so no .env is read either.
     proc = subprocess.run(
         [sys.executable, "-m", "bot"],
         cwd=tmp_path,
-        env=env,
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=60,

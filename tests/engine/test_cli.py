@@ -7,7 +7,6 @@ gets its own data dir; the tiny model is shared from the session's models dir, r
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import pytest
 
 from engine.encode import encode_clip, read_metadata
 from engine.presets import PRESETS
-from tests.helpers import decode_video
+from tests.helpers import child_env, decode_video
 
 RUN_TIMEOUT_S = 300
 PROMPT = "a corgi surfing at sunset"
@@ -44,16 +43,13 @@ class CliRuns:
 
     def start(self, name: str, args: list[str], *, models_dir: Path | None = None) -> None:
         (self.root / name).mkdir(parents=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTREEL_")}
-        env.update(
+        env = child_env(
             PROMPTREEL_DATA_DIR=str(self.data_dir(name)),
             PROMPTREEL_MODELS_DIR=str(models_dir or self.models_dir),
             PROMPTREEL_DEVICE="cpu",
             # Never reach for the hub, even on a machine that has internet access.
             PROMPTREEL_OFFLINE="1",
             HF_HUB_OFFLINE="1",
-            # The tiny model gains nothing from threads; on shared CI cores they cost a lot.
-            OMP_NUM_THREADS="1",
         )
         self.futures[name] = self.pool.submit(
             subprocess.run,

@@ -9,7 +9,6 @@ process is involved, polls the database, always with a deadline.
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
 import socket
 import subprocess
@@ -26,6 +25,7 @@ from engine.journal import Job, JobState, Journal
 from engine.request import RenderRequest, build_request
 from engine.settings import EngineSettings
 from engine.worker import Worker
+from tests.helpers import child_env
 
 
 class Events:
@@ -192,18 +192,14 @@ def test_restart_recovers_an_expired_lease(settings: EngineSettings, db: Journal
 
 
 def _worker_env(settings: EngineSettings, tiny_models_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTREEL_")}
-    env.update(
+    return child_env(
         PROMPTREEL_DATA_DIR=str(settings.data_dir),
         PROMPTREEL_MODELS_DIR=str(tiny_models_dir),
         PROMPTREEL_LEASE_SECONDS="2",
         PROMPTREEL_PROGRESS_INTERVAL_SECONDS="0",
         PROMPTREEL_DEVICE="cpu",
         PROMPTREEL_OFFLINE="true",
-        # One torch thread: on shared CI cores OpenMP spin-waits make the tiny model far slower.
-        OMP_NUM_THREADS="1",
     )
-    return env
 
 
 def _spawn_worker(db_path: Path, env: dict[str, str], log: Path, *extra: str) -> subprocess.Popen[bytes]:
