@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,13 +23,6 @@ from tests.helpers import isolated_settings
 
 REQUEST = build_request("a lighthouse in a storm", model="tiny", frames=8, steps=2, seed=1)
 COST = REQUEST.frames * REQUEST.steps
-
-
-@pytest.fixture
-def journal(tmp_path: Path, clock: Clock) -> Iterator[Journal]:
-    j = Journal(tmp_path / "journal.db", clock=clock)
-    yield j
-    j.close()
 
 
 def limits(**kw: float) -> Limits:
