@@ -39,10 +39,16 @@ def isolated_settings(cls: type[S], **values: Any) -> S:
     return cls(_env_file=None, **{**TEST_DEFAULTS, **values})
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
 def child_env(**values: str) -> dict[str, str]:
     """The environment for a subprocess under test: this one without `PROMPTREEL_*` / `DISCORD_*`,
-    torch's OpenMP on one thread (as `_one_torch_thread` does in-process), then `values`."""
+    this checkout first on the import path (a subprocess started in a temporary folder would
+    otherwise import whatever copy is installed), torch's OpenMP on one thread (as
+    `_one_torch_thread` does in-process), then `values`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PROMPTREEL_", "DISCORD_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
     # The tiny model gains nothing from threads; on shared CI cores their spin-waits cost a lot.
     env["OMP_NUM_THREADS"] = "1"
     env.update(values)

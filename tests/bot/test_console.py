@@ -25,7 +25,6 @@ import pytest
 from engine.journal import Job, JobState, Journal
 from tests.helpers import child_env, decode_video
 
-REPO = Path(__file__).resolve().parents[2]
 ANSWERS = ("queued", "refused", "info")
 ENDINGS = ("delivered", "failed", "cancelled")
 SMALL = "--frames 2 --steps 1 --width 16 --height 16"
@@ -36,7 +35,6 @@ def console_env(data_dir: Path, models_dir: Path, **extra: str) -> dict[str, str
     return child_env(
         PROMPTREEL_DATA_DIR=str(data_dir),
         PROMPTREEL_MODELS_DIR=str(models_dir),
-        PYTHONPATH=str(REPO),
         # As on a server with a UTF-8 locale: undecodable input must not end the session.
         PYTHONIOENCODING="utf-8:strict",
         **extra,

@@ -23,6 +23,7 @@ from engine.worker import Worker
 ALICE = Requester("alice", "Alice", "g1", "c1")
 BOB = Requester("bob", "Bob", "g1", "c1")
 CAROL = Requester("carol", "Carol", "g1", "c1")
+DAVE = Requester("dave", "Dave", "g1", "c1")
 MOD = Requester("mod", "Mod", "g1", "c1", is_mod=True)
 TINY = {"frames": 2, "steps": 1, "width": 32, "height": 32}
 TINY_COST = 2 * 1
@@ -138,6 +139,56 @@ async def test_late_first_job_overtakes_a_running_users_backlog(start_core: Star
         assert [j.id for j in journal.claim("w1", models=["tiny"])] == [a2]
     finally:
         journal.close()
+
+
+async def test_a_flooder_who_came_first_pushes_nobody_back_over_time(
+    start_core: StartCore, renderer: Any
+) -> None:
+    """The queue as issue 8 found it: alice sends twenty prompts, then the others one each. Each
+    latecomer is told where they stand, and that is where a real worker takes them, also after
+    alice's first clip is done and another member arrives."""
+    core = await start_core(max_waiting_per_user=20, rate_burst=20)
+    flood = [queued(await core.submit(ALICE, f"a flood of cats {n}", TINY)) for n in range(20)]
+    bob = await core.submit(BOB, "a lighthouse", TINY)
+    carol = await core.submit(CAROL, "a harbour", TINY)
+    assert (bob.position, carol.position) == (2, 3)
+    assert "#2 in queue" in bob.text
+
+    worker = Worker(core.settings, renderer=renderer, name="flood-worker")
+    try:
+        assert await asyncio.to_thread(worker.run_once)  # alice's first clip
+        assert (await core.db.get(flood[0])).state is not JobState.QUEUED
+        dave = await core.submit(DAVE, "a kite festival", TINY)
+        assert dave.position == 3  # behind bob and carol, ahead of alice's second
+        while await asyncio.to_thread(worker.run_once):
+            pass
+    finally:
+        worker.journal.close()
+    jobs = [await core.db.get(i) for i in [*flood, queued(bob), queued(carol), queued(dave)]]
+    order = [j.id for j in sorted(jobs, key=lambda j: (j.started_at, j.id))]
+    assert order[:4] == [flood[0], bob.job_id, carol.job_id, dave.job_id]
+    assert order[4:] == flood[1:]
+
+
+async def test_far_back_the_answer_gives_a_time_and_the_exact_place_comes_near_the_head(
+    start_core: StartCore,
+) -> None:
+    adapter = PositionRecorder()
+    core = await start_core(adapter)
+    assert core.dispatcher is not None
+    core.dispatcher.position_refresh = 0.0
+    members = [Requester(f"m{n}", f"M{n}", "g1", "c1") for n in range(12)]
+    answers = [await core.submit(who, "a paper boat", TINY) for who in members]
+    assert "#10 in queue" in answers[9].text
+    last = answers[11]
+    assert last.position == 12 and "in queue, " in last.text and "#" not in last.text
+    # Two ahead of it leave: it is #10 now, and its status says so.
+    for who, answer in zip(members[:2], answers[:2], strict=True):
+        await core.cancel(who, queued(answer))
+    async with asyncio.timeout(20):
+        while (last.job_id, 10) not in adapter.positions:
+            adapter.moved.clear()
+            await adapter.moved.wait()
 
 
 async def test_eta_grows_with_position_and_uses_measured_speed(start_core: StartCore, renderer: Any) -> None:
