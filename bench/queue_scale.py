@@ -158,7 +158,6 @@ async def eta_accuracy(tmp: Path, models_dir: Path, jobs: int) -> tuple[float, i
         for n in range(6):
             await core.submit_text(Requester(f"w{n}", "w"), "warm-up --frames 8 --steps 4")
         await core.wait_idle()
-        speed = await core.db.sec_per_cost("tiny")
         members = ["ann", "ben", "cat", "dan", "eve"]
         for n in range(jobs):
             frames, steps = ((8, 4), (16, 4), (8, 8))[n % 3]
@@ -168,8 +167,9 @@ async def eta_accuracy(tmp: Path, models_dir: Path, jobs: int) -> tuple[float, i
             )
             if answer.event != "queued" or answer.job_id is None:
                 continue
-            own = frames * steps * speed
-            shown[answer.job_id] = (time.time(), max(0.0, (answer.eta_s or 0.0) - own))
+            # The wait the shown ETA was made of (the ETA less the job's own render).
+            pos = await core.db.position(answer.job_id)
+            shown[answer.job_id] = (time.time(), pos.starts_in_s if pos else 0.0)
             if n % 10 == 9:
                 await asyncio.sleep(0.3)  # prompts keep arriving while the worker renders
         await core.wait_idle()

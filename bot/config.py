@@ -32,7 +32,9 @@ class Settings(EngineSettings):
     rate_per_minute: float = Field(2.0, gt=0, description="prompts per minute a user regains")
     max_waiting_per_user: int = Field(3, ge=1)
     max_waiting_per_guild: int = Field(30, ge=1)
-    max_queue: int = Field(200, ge=1, description="all guilds together; beyond it the bot says busy")
+    # A "send me prompts" post can bring thousands of mentions: the queue stays fast at any
+    # depth, so this is about how long anyone should wait, not about speed.
+    max_queue: int = Field(1000, ge=1, description="all guilds together; beyond it the bot says busy")
 
     # Discord throttles message edits; progress updates are spaced at least this far apart.
     status_edit_seconds: float = Field(3.0, ge=0.0)

@@ -124,6 +124,7 @@ class Worker:
 
         attempts = {j.id: j.attempts for j in jobs}
         last_write = 0.0
+        began = time.monotonic()
 
         def on_progress(step: int, total: int) -> None:
             nonlocal last_write
@@ -158,11 +159,14 @@ class Worker:
                 self.on_event("finished", job.id)
             return
 
-        per_job = results[0].seconds_per_frame_step / len(results)
-        self.journal.record_speed(self.preset.name, per_job)
         for job, result in zip(jobs, results, strict=True):
             self._store(job, attempts[job.id], result)
             self.on_event("finished", job.id)
+        # What a job costs besides its steps (encoding, storing the clip) makes every ETA of a
+        # short clip too early unless it is counted too.
+        overhead = max(0.0, time.monotonic() - began - results[0].seconds) / len(jobs)
+        per_job = results[0].seconds_per_frame_step / len(results)
+        self.journal.record_speed(self.preset.name, per_job, overhead)
 
     def _store(self, job: Job, attempt: int, result: Any) -> None:
         from engine.encode import encode_clip

@@ -98,20 +98,52 @@ def advance_clock(conn: sqlite3.Connection, started: float) -> None:
 # --- speeds ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Speed:
+    sec_per_cost: float  # seconds per frame-step of denoising
+    overhead_s: float  # seconds each job costs besides (encoding, storing the clip)
+
+    def of(self, cost: float, jobs: int = 1) -> float:
+        return cost * self.sec_per_cost + jobs * self.overhead_s
+
+
+def speed_of(conn: sqlite3.Connection, model: str) -> Speed:
+    row = conn.execute("SELECT sec_per_cost, overhead_s FROM speeds WHERE model = ?", (model,)).fetchone()
+    return Speed(row[0], row[1]) if row else Speed(DEFAULT_SEC_PER_COST, 0.0)
+
+
 def sec_per_cost(conn: sqlite3.Connection, model: str) -> float:
-    row = conn.execute("SELECT sec_per_cost FROM speeds WHERE model = ?", (model,)).fetchone()
-    return row[0] if row else DEFAULT_SEC_PER_COST
+    return speed_of(conn, model).sec_per_cost
 
 
-def record_speed(conn: sqlite3.Connection, model: str, sample: float, now: float | None = None) -> None:
-    """Fold one render's measured seconds per frame-step into the model's running average."""
+def record_speed(
+    conn: sqlite3.Connection,
+    model: str,
+    sample: float,
+    now: float | None = None,
+    overhead_s: float | None = None,
+) -> None:
+    """Fold one render's measured seconds per frame-step (and per-job overhead, when measured)
+    into the model's running averages."""
     now = time.time() if now is None else now
     conn.execute(
-        """INSERT INTO speeds (model, sec_per_cost, samples, updated_at) VALUES (?, ?, 1, ?)
+        """INSERT INTO speeds (model, sec_per_cost, samples, updated_at, overhead_s) VALUES (?, ?, 1, ?, ?)
            ON CONFLICT(model) DO UPDATE SET
              sec_per_cost = sec_per_cost * (1 - ?) + excluded.sec_per_cost * ?,
+             overhead_s = CASE WHEN ? IS NULL THEN overhead_s
+                               ELSE overhead_s * (1 - ?) + excluded.overhead_s * ? END,
              samples = samples + 1, updated_at = excluded.updated_at""",
-        (model, sample, now, SPEED_ALPHA, SPEED_ALPHA),
+        (
+            model,
+            sample,
+            now,
+            overhead_s or 0.0,
+            SPEED_ALPHA,
+            SPEED_ALPHA,
+            overhead_s,
+            SPEED_ALPHA,
+            SPEED_ALPHA,
+        ),
     )
 
 
@@ -122,14 +154,15 @@ def active_workers(conn: sqlite3.Connection, model: str, now: float, window: flo
     return max(1, row[0])
 
 
-def running_cost(conn: sqlite3.Connection, model: str) -> float:
-    """Frame-steps still to render on the model's running jobs."""
-    return conn.execute(
-        """SELECT COALESCE(SUM(cost * (1.0 - COALESCE(progress_step, 0) * 1.0
+def running_cost(conn: sqlite3.Connection, model: str) -> tuple[int, float]:
+    """The model's running jobs, and the frame-steps they still have to render."""
+    row = conn.execute(
+        """SELECT COUNT(*), COALESCE(SUM(cost * (1.0 - COALESCE(progress_step, 0) * 1.0
                                       / MAX(COALESCE(progress_total, 1), 1))), 0)
            FROM jobs WHERE state = 'running' AND model = ?""",
         (model,),
-    ).fetchone()[0]
+    ).fetchone()
+    return row[0], row[1]
 
 
 # --- positions -------------------------------------------------------------------------------
@@ -139,6 +172,7 @@ def running_cost(conn: sqlite3.Connection, model: str) -> float:
 class Position:
     position: int  # 1 = next to start
     eta_s: float  # until this job's clip should be ready
+    starts_in_s: float = 0.0  # until a worker should take it
 
 
 def _count(
@@ -195,10 +229,11 @@ def position_of(conn: sqlite3.Connection, job_id: int, now: float, worker_window
     if job is None or job["state"] != "queued":
         return None
     ahead, ahead_cost = _ahead(conn, job)
-    speed = sec_per_cost(conn, job["model"])
+    speed = speed_of(conn, job["model"])
     workers = active_workers(conn, job["model"], now, worker_window)
-    work = running_cost(conn, job["model"]) + ahead_cost
-    return Position(ahead + 1, work * speed / workers + job["cost"] * speed)
+    running, running_left = running_cost(conn, job["model"])
+    wait = speed.of(running_left + ahead_cost, running + ahead) / workers
+    return Position(ahead + 1, wait + speed.of(job["cost"]), wait)
 
 
 def model_positions(
@@ -208,13 +243,15 @@ def model_positions(
     order = fair_order(conn, [model], limit=depth)
     if not order:
         return {}
-    speed = sec_per_cost(conn, model)
+    speed = speed_of(conn, model)
     workers = active_workers(conn, model, now, worker_window)
     positions = {}
-    ahead = running_cost(conn, model)
+    jobs, ahead = running_cost(conn, model)
     for number, job in enumerate(order, start=1):
-        positions[job.id] = Position(number, ahead * speed / workers + job.cost * speed)
+        wait = speed.of(ahead, jobs) / workers
+        positions[job.id] = Position(number, wait + speed.of(job.cost), wait)
         ahead += job.cost
+        jobs += 1
     return positions
 
 
@@ -244,10 +281,8 @@ class Fair(JournalBase):
         """An adapter's queued jobs among the first `depth` (or all) of each model's queue, with
         where they stand: what status refreshes show."""
         models = [
-            r[0]
-            for r in self.conn.execute(
-                "SELECT DISTINCT model FROM jobs WHERE state = 'queued' AND adapter = ?", (adapter,)
-            )
+            r[0].removeprefix("queued:")
+            for r in self.conn.execute("SELECT scope FROM job_counts WHERE scope LIKE 'queued:%' AND n > 0")
         ]
         now, window = self.clock(), 2 * self.lease_seconds
         found: dict[int, Position] = {}
@@ -262,9 +297,14 @@ class Fair(JournalBase):
     def sec_per_cost(self, model: str) -> float:
         return sec_per_cost(self.conn, model)
 
-    def record_speed(self, model: str, seconds_per_frame_step: float) -> None:
+    def speed(self, model: str) -> Speed:
+        return speed_of(self.conn, model)
+
+    def record_speed(
+        self, model: str, seconds_per_frame_step: float, overhead_s: float | None = None
+    ) -> None:
         with self.atomic():
-            record_speed(self.conn, model, seconds_per_frame_step, self.clock())
+            record_speed(self.conn, model, seconds_per_frame_step, self.clock(), overhead_s)
 
     def seconds_until_free(
         self, slots: int, *, user_id: str | None = None, guild_id: str | None = None
@@ -291,10 +331,10 @@ class Fair(JournalBase):
         now, window = self.clock(), 2 * self.lease_seconds
         total = 0.0
         for model in {row[0] for row in rows}:
-            speed = sec_per_cost(self.conn, model)
+            speed = speed_of(self.conn, model)
             workers = active_workers(self.conn, model, now, window)
-            work = sum(
+            left = [
                 cost * (1 - (step / steps if steps else 0.0)) for m, cost, step, steps in rows if m == model
-            )
-            total = max(total, work * speed / workers)
+            ]
+            total = max(total, speed.of(sum(left), len(left)) / workers)
         return max(5.0, math.ceil(total))

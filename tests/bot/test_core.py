@@ -211,23 +211,28 @@ async def test_eta_grows_with_position_and_uses_measured_speed(start_core: Start
     first = await core.db.get(answers[0].job_id)
     assert first is not None and first.state == JobState.RENDERED and first.render_seconds
     measured = first.render_seconds / TINY_COST
-    speed = await core.db.sec_per_cost("tiny")
+    measured_speed = await core.db.speed("tiny")
+    speed = measured_speed.sec_per_cost
     assert speed == pytest.approx(measured)
     assert speed != fair.DEFAULT_SEC_PER_COST
+    # Encoding and storing the clip took time too: each job counts it once.
+    assert measured_speed.overhead_s > 0
+    per_job = TINY_COST * speed + measured_speed.overhead_s
 
     # Everyone moved up one place, at the measured speed.
     for position, answer in enumerate(answers[1:], start=1):
         pos = await core.db.position(answer.job_id)
         assert pos is not None
         assert pos.position == position
-        assert pos.eta_s == pytest.approx(position * TINY_COST * speed)
+        assert pos.eta_s == pytest.approx(position * per_job)
+        assert pos.starts_in_s == pytest.approx((position - 1) * per_job)
     late = await core.submit(Requester("u9", "U9", "g1"), "a windmill", TINY)
     assert late.position == 4
-    assert late.eta_s == pytest.approx(4 * TINY_COST * speed)
+    assert late.eta_s == pytest.approx(4 * per_job)
     # Cost counts: a job eight times as big waits as long as eight small ones.
     big = await core.submit(Requester("u10", "U10", "g1"), "a windmill", {**TINY, "frames": 16})
     assert big.position == 5
-    assert big.eta_s == pytest.approx((4 * TINY_COST + 16) * speed)
+    assert big.eta_s == pytest.approx((4 * TINY_COST + 16) * speed + 5 * measured_speed.overhead_s)
 
 
 # --- reroll and remix --------------------------------------------------------------------------

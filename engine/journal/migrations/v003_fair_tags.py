@@ -6,6 +6,8 @@
 - `job_counts`: waiting jobs (queued or running) overall and per server, and queued jobs per
   model with their total cost, kept by triggers, so admission and positions never count the
   whole queue.
+- `speeds.overhead_s`: what a job costs besides its denoising steps (encoding, storing), so
+  ETAs of short clips are not all too early.
 - Jobs already waiting get the start tags of the old round-robin order, in rounds.
 """
 
@@ -33,6 +35,7 @@ def _counting(row: str, waiting_delta: str, queued_delta: str) -> str:
 def up(db: sqlite_utils.Database) -> None:
     conn = db.conn
     conn.execute("ALTER TABLE jobs ADD COLUMN start_tag REAL")
+    conn.execute("ALTER TABLE speeds ADD COLUMN overhead_s REAL NOT NULL DEFAULT 0")
     conn.execute(
         f"""UPDATE jobs SET start_tag = r.rn - 1 FROM (
               SELECT id, ROW_NUMBER() OVER (PARTITION BY priority, user_id ORDER BY id) AS rn
@@ -59,6 +62,7 @@ def up(db: sqlite_utils.Database) -> None:
     # Running jobs are few; their own index keeps the queued ones' indexes the only choice for
     # queued-job queries (a plain index on state would lead the planner to sort instead).
     conn.execute("CREATE INDEX idx_jobs_running ON jobs (model) WHERE state = 'running'")
+    conn.execute("CREATE INDEX idx_jobs_running_by_id ON jobs (id) WHERE state = 'running'")
 
     conn.execute("CREATE TABLE job_counts (scope TEXT PRIMARY KEY, n INTEGER NOT NULL, cost REAL NOT NULL)")
     conn.execute(
