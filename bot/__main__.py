@@ -20,6 +20,9 @@ def _console(argv: list[str]) -> int:
     parser.add_argument("--db", type=Path, default=None, help="journal file (default data/promptreel.db)")
     parser.add_argument("--model", default=None, help="preset to render with (default tiny)")
     parser.add_argument("--mods", default="", help="comma-separated names allowed to use /mod")
+    parser.add_argument(
+        "--owners", default="", help="comma-separated names who own the bot: bot-wide /mod actions"
+    )
     args = parser.parse_args(argv)
 
     from bot.console import ConsoleAdapter, run_console
@@ -38,12 +41,13 @@ def _console(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     mods = {name.strip() for name in args.mods.split(",") if name.strip()}
+    owners = frozenset(name.strip() for name in args.owners.split(",") if name.strip())
     if isinstance(sys.stdin, io.TextIOWrapper):
         # Bytes that are not valid text become U+FFFD instead of ending the input (strict locales).
         sys.stdin.reconfigure(errors="replace")
     adapter = ConsoleAdapter(sys.stdout, as_json=args.json)
     try:
-        return asyncio.run(run_console(Core(settings, adapter), adapter, mods))
+        return asyncio.run(run_console(Core(settings, adapter), adapter, mods, owners=owners))
     except ModelUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

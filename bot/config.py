@@ -6,7 +6,9 @@ here are defaults for every guild; moderators override the guild ones with `/mod
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from engine.settings import EngineSettings
 
@@ -24,6 +26,9 @@ class Settings(EngineSettings):
     # Presets this bot offers besides `model`; each needs a worker that serves it.
     extra_models: list[str] = Field(default_factory=list)
     allow_dms: bool = True
+    # The bot's owners (Discord user ids): they alone act on every server (bans everywhere,
+    # the DM switch, the whole audit log). Empty: the Discord application's owner or team.
+    owner_ids: list[str] = Field(default_factory=list)
     # Run a render worker inside the bot process. Turn off when separate workers serve the queue.
     in_process_worker: bool = True
 
@@ -38,3 +43,9 @@ class Settings(EngineSettings):
 
     # Discord throttles message edits; progress updates are spaced at least this far apart.
     status_edit_seconds: float = Field(3.0, ge=0.0)
+
+    @field_validator("owner_ids", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: Any) -> Any:
+        """Discord ids are numbers in JSON; they are compared as text everywhere."""
+        return [str(v) for v in value] if isinstance(value, list | tuple) else value

@@ -62,10 +62,13 @@ class ConsoleAdapter:
 
 
 class Console:
-    def __init__(self, core: Core, adapter: ConsoleAdapter, mods: set[str]) -> None:
+    def __init__(
+        self, core: Core, adapter: ConsoleAdapter, mods: set[str], owners: frozenset[str] = frozenset()
+    ) -> None:
         self.core = core
         self.adapter = adapter
         self.mods = mods
+        self.owners = owners
         self.moderation = Moderation(core)
 
     async def handle(self, line: str) -> None:
@@ -75,7 +78,9 @@ class Console:
             self.adapter.answer(user or "?", info(USAGE))
             return
         text = match.group(2)
-        who = Requester(user, user, CONSOLE_GUILD, CONSOLE_GUILD, is_mod=user in self.mods)
+        who = Requester(
+            user, user, CONSOLE_GUILD, CONSOLE_GUILD, is_mod=user in self.mods, is_owner=user in self.owners
+        )
         try:
             answer = await (
                 self.command(who, text.strip())
@@ -119,13 +124,16 @@ class Console:
 
     async def mod(self, who: Requester, args: list[str]) -> Answer:
         m = self.moderation
-        if not who.is_mod:
+        if not (who.is_mod or who.is_owner):
             return refused("not_moderator", "Only moderators can use /mod.")
         action, rest = (args[0].lower(), args[1:]) if args else ("", [])
+        # `--everywhere` (ban, unban) and `everywhere` (audit) reach every server: owners only.
+        everywhere = any(word.lower() in ("--everywhere", "everywhere") for word in rest)
+        rest = [word for word in rest if word.lower() not in ("--everywhere", "everywhere")]
         if action in ("ban", "unban") and rest:
             if action == "ban":
-                return await m.ban(who, rest[0], " ".join(rest[1:]))
-            return await m.unban(who, rest[0])
+                return await m.ban(who, rest[0], " ".join(rest[1:]), everywhere=everywhere)
+            return await m.unban(who, rest[0], everywhere=everywhere)
         if action == "pause":
             return await m.pause(who)
         if action == "resume":
@@ -142,12 +150,14 @@ class Console:
         if action == "category" and len(rest) == 2 and rest[1].lower() in ("on", "off"):
             return await m.category(who, rest[0].lower(), rest[1].lower() == "on")
         if action == "audit":
-            return await m.audit(who)
+            return await m.audit(who, everywhere=everywhere)
+        if action == "dms" and len(rest) == 1 and rest[0].lower() in ("on", "off"):
+            return await m.dms(who, rest[0].lower() == "on")
         return refused(
             "invalid",
-            "Moderator commands: ban USER [reason], unban USER, pause, resume, clear, cancel JOB, "
-            "limit rate=N burst=N per_user=N per_guild=N, words add|remove|list ..., "
-            "category NAME on|off, audit.",
+            "Moderator commands: ban USER [reason] [--everywhere], unban USER [--everywhere], pause, "
+            "resume, clear, cancel JOB, limit rate=N burst=N per_user=N per_guild=N, "
+            "words add|remove|list ..., category NAME on|off, audit [everywhere], dms on|off.",
         )
 
 
@@ -171,8 +181,15 @@ async def _read_lines(stream: TextIO, queue: asyncio.Queue[str | None]) -> None:
     threading.Thread(target=pump, name="promptreel-stdin", daemon=True).start()
 
 
-async def run_console(core: Core, adapter: ConsoleAdapter, mods: set[str], stream: TextIO = sys.stdin) -> int:
-    console = Console(core, adapter, mods)
+async def run_console(
+    core: Core,
+    adapter: ConsoleAdapter,
+    mods: set[str],
+    stream: TextIO = sys.stdin,
+    *,
+    owners: frozenset[str] = frozenset(),
+) -> int:
+    console = Console(core, adapter, mods, owners)
     await core.start()
     try:
         lines: asyncio.Queue[str | None] = asyncio.Queue()

@@ -1,8 +1,11 @@
 """Moderator actions, shared by every adapter, each one checked and written to the audit log.
 
 Adapters decide who counts as a moderator (console: `--mods`; Discord: manage_guild or the
-configured role) and pass it in `Requester.is_mod`; every action here checks it again, so a
-command that slipped past an adapter's own gate still does nothing.
+configured role) and as an owner (`PROMPTREEL_OWNER_IDS`, console `--owners`) and pass it in
+the `Requester`; every action here checks it again, so a command that slipped past an adapter's
+own gate still does nothing. A moderator acts on their own server only; what reaches every
+server (bans everywhere, the DM switch, the whole audit log, anything asked outside a server)
+is the owners'.
 """
 
 from __future__ import annotations
@@ -55,26 +58,35 @@ class Moderation:
 
         return await self._change(who, action, update, detail=detail)
 
+    @staticmethod
+    def _refusal(who: Requester, *, bot_wide: bool = False) -> Answer | None:
+        """Why `who` may not do this here, or None. Outside a server every action is bot-wide."""
+        if not (who.is_mod or who.is_owner):
+            return refused("not_moderator", texts.NOT_MOD)
+        if (bot_wide or who.guild_id is None) and not who.is_owner:
+            return refused("not_owner", texts.OWNER_ONLY)
+        return None
+
     async def _config(self, who: Requester) -> admission.GuildConfig:
         return await self.core.db.run(admission.guild_config, who.guild_id)
 
     # --- actions ---------------------------------------------------------------------------------
 
     async def pause(self, who: Requester) -> Answer:
-        if not who.is_mod:
-            return refused("not_moderator", texts.NOT_MOD)
+        if (no := self._refusal(who)) is not None:
+            return no
         await self._set(who, "pause", paused=True)
         return info(texts.PAUSED_NOW)
 
     async def resume(self, who: Requester) -> Answer:
-        if not who.is_mod:
-            return refused("not_moderator", texts.NOT_MOD)
+        if (no := self._refusal(who)) is not None:
+            return no
         await self._set(who, "resume", paused=False)
         return info(texts.RESUMED)
 
     async def clear(self, who: Requester) -> Answer:
-        if not who.is_mod:
-            return refused("not_moderator", texts.NOT_MOD)
+        if (no := self._refusal(who)) is not None:
+            return no
         ids = await self.core.db.clear(guild_id=who.guild_id, by=who.user_id)
         await self.core.db.audit(
             "clear", actor_id=who.user_id, guild_id=who.guild_id, detail=f"{len(ids)} jobs"
@@ -82,15 +94,15 @@ class Moderation:
         return info(texts.cleared(len(ids)), jobs=ids)
 
     async def cancel(self, who: Requester, job_id: int) -> Answer:
-        if not who.is_mod:
-            return refused("not_moderator", texts.NOT_MOD)
+        if (no := self._refusal(who)) is not None:
+            return no
         return await self.core.cancel(who, job_id)
 
     async def ban(
         self, who: Requester, user_id: str, reason: str = "", *, everywhere: bool = False
     ) -> Answer:
-        if not who.is_mod:
-            return refused("not_moderator", texts.NOT_MOD)
+        if (no := self._refusal(who, bot_wide=everywhere)) is not None:
+            return no
         if user_id == who.user_id:
             return refused("invalid", texts.NO_SELF_BAN)
         reason = clean(reason)[:200]
@@ -99,14 +111,14 @@ class Moderation:
             who, "ban", lambda journal: journal.ban(scope, user_id, reason, who.user_id),
             user_id=user_id, detail=reason or None,
         )  # fmt: skip
-        waiting = await self.core.db.waiting(guild_id=who.guild_id, user_id=user_id)
+        waiting = await self.core.db.waiting(guild_id=scope, user_id=user_id)
         for job in waiting:
             await self.core.db.cancel(job.id, by=who.user_id)
         return info(texts.banned(user_id, reason, len(waiting)))
 
     async def unban(self, who: Requester, user_id: str, *, everywhere: bool = False) -> Answer:
-        if not who.is_mod:
-            return refused("not_moderator", texts.NOT_MOD)
+        if (no := self._refusal(who, bot_wide=everywhere)) is not None:
+            return no
         scope = None if everywhere else who.guild_id
         removed = await self._change(
             who, "unban", lambda journal: journal.unban(scope, user_id), user_id=user_id
@@ -115,8 +127,8 @@ class Moderation:
 
     async def limit(self, who: Requester, values: dict[str, str]) -> Answer:
         """Set per-guild limits, e.g. {"rate": "5", "per_user": "2"}; no values shows them."""
-        if not who.is_mod:
-            return refused("not_moderator", texts.NOT_MOD)
+        if (no := self._refusal(who)) is not None:
+            return no
         changes: dict[str, Any] = {}
         for raw_name, raw_value in values.items():
             name = admission.LIMIT_ALIASES.get(raw_name, raw_name)
@@ -138,8 +150,8 @@ class Moderation:
         return info(texts.limits_now(limits), limits=limits.__dict__)
 
     async def words(self, who: Requester, op: str, words: list[str]) -> Answer:
-        if not who.is_mod:
-            return refused("not_moderator", texts.NOT_MOD)
+        if (no := self._refusal(who)) is not None:
+            return no
         cfg = await self._config(who)
         current = list(cfg.blocked_words)
         cleaned = [clean(w).lower()[:60] for w in words if clean(w)]
@@ -155,8 +167,8 @@ class Moderation:
         return info(texts.blocked_words_now(new), words=new)
 
     async def category(self, who: Requester, name: str, enabled: bool) -> Answer:
-        if not who.is_mod:
-            return refused("not_moderator", texts.NOT_MOD)
+        if (no := self._refusal(who)) is not None:
+            return no
         if name not in CATEGORIES:
             return refused("invalid", texts.unknown_category(name, CATEGORIES))
         if name in ALWAYS_ON and not enabled:
@@ -173,22 +185,22 @@ class Moderation:
         return info(texts.category_now(CATEGORY_LABELS[name], enabled))
 
     async def dms(self, who: Requester, allowed: bool) -> Answer:
-        if not who.is_mod:
-            return refused("not_moderator", texts.NOT_MOD)
+        if (no := self._refusal(who, bot_wide=True)) is not None:
+            return no
         # A DM has no server to take a policy from, so this switch is bot-wide.
         await self._set(who, "dms", detail="on" if allowed else "off", bot_wide=True, allow_dms=allowed)
         return info(texts.dms_now(allowed))
 
     async def mod_role(self, who: Requester, role_id: int | None) -> Answer:
-        if not who.is_mod:
-            return refused("not_moderator", texts.NOT_MOD)
+        if (no := self._refusal(who)) is not None:
+            return no
         await self._set(who, "mod role", detail=str(role_id), mod_role_id=role_id)
         return info(texts.mod_role_now(role_id))
 
-    async def audit(self, who: Requester, limit: int = 15) -> Answer:
-        if not who.is_mod:
-            return refused("not_moderator", texts.NOT_MOD)
-        rows = await self.core.db.audit_log(who.guild_id, limit)
+    async def audit(self, who: Requester, limit: int = 15, *, everywhere: bool = False) -> Answer:
+        if (no := self._refusal(who, bot_wide=everywhere)) is not None:
+            return no
+        rows = await self.core.db.audit_log(None if everywhere else who.guild_id, limit)
         if not rows:
             return info(texts.AUDIT_EMPTY, entries=[])
         lines = [texts.audit_entry(r) for r in rows]

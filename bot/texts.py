@@ -131,6 +131,12 @@ def help_intro(flag_help: str) -> str:
     return "Send a prompt to get a short video. Options: " + flag_help
 
 
+HELP_RULES = (
+    "Re-roll and remix work on your own videos, whichever way you ask (buttons, replies, commands). "
+    "A server's videos can be looked up by anyone in that server; a video made by DM only by you."
+)
+
+
 def help_model(name: str, preset: Any) -> str:
     p = preset
     return (
@@ -143,6 +149,8 @@ def help_model(name: str, preset: Any) -> str:
 # --- moderators --------------------------------------------------------------------------------
 
 NOT_MOD = "Only moderators can do that."
+OWNER_ONLY = "Only the bot's owners can do that: it acts on every server, not just this one."
+NOT_YOUR_CLIP = "Only the person who asked for that video can re-roll or remix it."
 PAUSED_NOW = "Paused: new prompts are refused until a moderator resumes. Queued jobs still finish."
 RESUMED = "Resumed: prompts are welcome again."
 NO_SELF_BAN = "You can't ban yourself."

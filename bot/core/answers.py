@@ -8,13 +8,38 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Requester:
-    """Who asked, and where: the identity every check and reply is keyed on."""
+    """Who asked, and where: the identity every check and reply is keyed on.
+
+    Three tiers: a member; a moderator of the server they ask in (`is_mod`: console `--mods`,
+    Discord Manage Server or the server's moderator role); an owner of the bot (`is_owner`:
+    `PROMPTREEL_OWNER_IDS`, console `--owners`), who may act on every server.
+    """
 
     user_id: str
     user_name: str
     guild_id: str | None = None
     channel_id: str | None = None
     is_mod: bool = False
+    is_owner: bool = False
+
+    def moderates(self, guild_id: str | None) -> bool:
+        """May act as a moderator on what belongs to `guild_id` (None: DMs, the whole bot)?
+
+        A moderator's power ends at their own server: whoever invites the bot to a server of
+        their own holds Manage Server there.
+        """
+        if self.is_owner:
+            return True
+        return self.is_mod and guild_id is not None and guild_id == self.guild_id
+
+    def sees(self, job_guild_id: str | None, job_user_id: str) -> bool:
+        """May see a job: its requester; for a server job, anyone in that server and the owners
+        (who moderate every server). A DM job is its requester's alone."""
+        if job_user_id == self.user_id:
+            return True
+        if job_guild_id is None:
+            return False
+        return self.is_owner or job_guild_id == self.guild_id
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from engine.presets import PRESETS
 class Commands(CoreBase):
     async def cancel(self, who: Requester, job_id: int) -> Answer:
         job = await self.db.get(job_id)
-        if job is None or (job.user_id != who.user_id and not who.is_mod):
+        if job is None or (job.user_id != who.user_id and not who.moderates(job.guild_id)):
             return refused("not_found", texts.not_your_job(job_id))
         if job.state not in (JobState.QUEUED, JobState.RUNNING):
             return info(texts.already(job_id, job.state), job=job_id)
@@ -48,7 +48,7 @@ class Commands(CoreBase):
 
     async def show(self, who: Requester, job_id: int) -> Answer:
         job = await self.db.get(job_id)
-        if job is None or (job.guild_id != who.guild_id and job.user_id != who.user_id):
+        if job is None or not who.sees(job.guild_id, job.user_id):
             return refused("not_found", texts.not_here(job_id))
         return info(texts.job_details(job), job=job.id)
 
@@ -58,6 +58,6 @@ class Commands(CoreBase):
         return info(texts.stats(s["renders"], s["median_render_s"], waiting), **s)
 
     def help_text(self) -> str:
-        lines = [texts.help_intro(FLAG_HELP)]
+        lines = [texts.help_intro(FLAG_HELP), texts.HELP_RULES]
         lines += [texts.help_model(name, PRESETS[name]) for name in self.models]
         return "\n".join(lines)

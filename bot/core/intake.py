@@ -108,20 +108,30 @@ class Intake(CoreBase):
             reply=reply,
         )
 
+    async def _own_clip(self, who: Requester, job_id: int) -> Job | Answer:
+        """The job to re-roll or remix, or the refusal: only its requester may (on every surface
+        and path: buttons, commands, replies), and a job they cannot see does not exist for them."""
+        job = await self.db.get(job_id)
+        if job is None or not who.sees(job.guild_id, job.user_id):
+            return refused("not_found", texts.no_such_job(job_id))
+        if job.user_id != who.user_id:
+            return refused("not_yours", texts.NOT_YOUR_CLIP)
+        return job
+
     async def reroll(self, who: Requester, job_id: int, **kw: Any) -> Answer:
         """The same prompt and options with a new seed."""
-        job = await self.db.get(job_id)
-        if job is None:
-            return refused("not_found", texts.no_such_job(job_id))
+        job = await self._own_clip(who, job_id)
+        if isinstance(job, Answer):
+            return job
         options = _options_of(job)
         options.pop("seed")
         return await self.submit(who, job.request.prompt, options, parent_id=job.id, **kw)
 
     async def remix(self, who: Requester, job_id: int, prompt: str, **kw: Any) -> Answer:
         """A new prompt with the original's options and seed, so the change is the prompt alone."""
-        job = await self.db.get(job_id)
-        if job is None:
-            return refused("not_found", texts.no_such_job(job_id))
+        job = await self._own_clip(who, job_id)
+        if isinstance(job, Answer):
+            return job
         try:
             parsed = parse_prompt(prompt)
         except InvalidRequest as exc:

@@ -61,10 +61,13 @@ class PromptreelBot(commands.Bot):
         self.cog_factories = list(cogs)
         # What the job buttons and the remix modal call (see `components.JobActions`): the video cog.
         self.job_actions: JobActions | None = None
+        # The bot's owners (user ids); resolved once in setup_hook, see `resolve_owners`.
+        self.owners: frozenset[str] = frozenset(settings.owner_ids)
         self.tree.on_error = self.on_tree_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
         await self.core.start()
+        await self.resolve_owners()
         for make in self.cog_factories:
             cog = make(self)
             if self.get_cog(cog.qualified_name) is None:  # setup_hook may run again on a restarted client
@@ -95,6 +98,24 @@ class PromptreelBot(commands.Bot):
 
     # --- who is asking -------------------------------------------------------------------------
 
+    async def resolve_owners(self) -> frozenset[str]:
+        """`PROMPTREEL_OWNER_IDS`, else the application's owner or its team's members.
+
+        Without any owner the bot still works; only the bot-wide moderator options are refused
+        to everyone, which is why it says so in the log.
+        """
+        if not self.settings.owner_ids:
+            try:
+                app = await self.application_info()
+            except discord.HTTPException as exc:
+                log.warning("could not read the application's owner (%s): no bot owners", exc)
+            else:
+                members = app.team.members if app.team else [app.owner]
+                self.owners = frozenset(
+                    str(m.id) for m in members if self.user is None or m.id != self.user.id
+                )
+        return self.owners
+
     async def requester(
         self, user: discord.abc.User, guild: discord.Guild | None, channel_id: int | None
     ) -> Requester:
@@ -110,6 +131,7 @@ class PromptreelBot(commands.Bot):
             guild_id=str(guild.id) if guild else None,
             channel_id=str(channel_id) if channel_id else None,
             is_mod=is_mod,
+            is_owner=str(user.id) in self.owners,
         )
 
     async def interaction_requester(self, interaction: discord.Interaction[Any]) -> Requester:

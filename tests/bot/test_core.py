@@ -25,6 +25,7 @@ BOB = Requester("bob", "Bob", "g1", "c1")
 CAROL = Requester("carol", "Carol", "g1", "c1")
 DAVE = Requester("dave", "Dave", "g1", "c1")
 MOD = Requester("mod", "Mod", "g1", "c1", is_mod=True)
+OWNER = Requester("owner", "Owner", "g1", "c1", is_owner=True)
 TINY = {"frames": 2, "steps": 1, "width": 32, "height": 32}
 TINY_COST = 2 * 1
 
@@ -255,16 +256,20 @@ async def test_reroll_keeps_prompt_and_options_with_a_new_seed(start_core: Start
     assert original.request.seed == 7 and original.request.negative_prompt == "blurry, dark"
 
     seeds = set()
-    for who in (ALICE, BOB):  # anyone may reroll a clip they saw
-        job = await core.db.get(queued(await core.reroll(who, original.id)))
+    for _ in range(2):
+        job = await core.db.get(queued(await core.reroll(ALICE, original.id)))
         assert job is not None
         assert job.parent_id == original.id
-        assert job.user_id == who.user_id
+        assert job.user_id == ALICE.user_id
         assert job.request.prompt == "a red fox in snow"
         assert _options(job) == _options(original)
         assert job.request.seed != 7
         seeds.add(job.request.seed)
     assert len(seeds) == 2
+
+    # Only the requester re-rolls, on every path (the buttons say the same).
+    other = await core.reroll(BOB, original.id)
+    assert other.event == "refused" and other.reason == "not_yours"
 
     missing = await core.reroll(ALICE, 999)
     assert missing.event == "refused" and missing.reason == "not_found"
@@ -275,7 +280,8 @@ async def test_remix_keeps_seed_and_options_with_the_new_prompt(start_core: Star
     original = await core.db.get(queued(await core.submit_text(ALICE, ORIGINAL)))
     assert original is not None
 
-    job = await core.db.get(queued(await core.remix(BOB, original.id, "a blue fox in sand")))
+    assert (await core.remix(BOB, original.id, "a blue fox in sand")).reason == "not_yours"
+    job = await core.db.get(queued(await core.remix(ALICE, original.id, "a blue fox in sand")))
     assert job is not None
     assert job.parent_id == original.id
     assert job.request.prompt == "a blue fox in sand"
@@ -419,20 +425,20 @@ async def test_banned_user_is_refused_on_submit_reroll_and_remix(start_core: Sta
         await core.submit(ALICE, "a castle", TINY),
         await core.submit_text(ALICE, "a castle --seed 3"),
         await core.reroll(ALICE, own),
-        await core.reroll(ALICE, other),
         await core.remix(ALICE, own, "a tower"),
-        await core.remix(ALICE, other, "a tower"),
     ):
         assert answer.event == "refused" and answer.reason == "banned", answer
+    # Someone else's clip is not hers to re-roll either way.
+    assert (await core.reroll(ALICE, other)).reason == "not_yours"
     # The ban is alice's alone, and this guild's alone.
-    queued(await core.reroll(BOB, own))
+    queued(await core.reroll(BOB, other))
     alice_elsewhere = Requester("alice", "Alice", "g2", "c9")
     queued(await core.submit(alice_elsewhere, "a castle", TINY))
 
-    # A ban everywhere reaches other guilds too; unbanning lifts it.
-    await mod.ban(MOD, "alice", "spam", everywhere=True)
+    # A ban everywhere (the owners' to give) reaches other guilds too; unbanning lifts it.
+    await mod.ban(OWNER, "alice", "spam", everywhere=True)
     assert (await core.submit(alice_elsewhere, "a castle", TINY)).reason == "banned"
-    await mod.unban(MOD, "alice", everywhere=True)
+    await mod.unban(OWNER, "alice", everywhere=True)
     await mod.unban(MOD, "alice")
     queued(await core.submit(ALICE, "a castle", TINY))
 
@@ -441,11 +447,12 @@ async def test_pause_refuses_new_prompts(start_core: StartCore) -> None:
     core = await start_core()
     mod = Moderation(core)
     waiting = queued(await core.submit(ALICE, "a comet", TINY))
+    bobs = queued(await core.submit(BOB, "a star", TINY))
     await mod.pause(MOD)
     for answer in (
         await core.submit(BOB, "a comet", TINY),
-        await core.reroll(BOB, waiting),
-        await core.remix(BOB, waiting, "a meteor"),
+        await core.reroll(BOB, bobs),
+        await core.remix(BOB, bobs, "a meteor"),
     ):
         assert answer.event == "refused" and answer.reason == "paused"
     # Queued jobs stay queued; other guilds are not paused.

@@ -6,6 +6,7 @@ import pytest
 import simcord
 
 from bot.texts import BANNED as BANNED_TEXT
+from bot.texts import OWNER_ONLY
 from engine.journal import JobState
 from tests.discord.conftest import World, job_id_of
 
@@ -67,6 +68,7 @@ async def test_mod_commands_refuse_non_moderators_at_run_time(world: World) -> N
 
 
 async def test_banned_user_is_refused_on_slash_mention_dm_and_buttons(world: World) -> None:
+    await world.restart(owner_ids=[str(world.mod.id)])  # a ban everywhere is the owners'
     first = await world.alice.slash(world.channel, "video", prompt="a corgi", frames=2, seed=1)
     clip = await world.wait_for_clip(job_id_of(first.response))
 
@@ -109,8 +111,30 @@ async def test_banned_user_is_refused_on_slash_mention_dm_and_buttons(world: Wor
 
 
 async def test_mod_dms_off_refuses_dm_prompts(world: World) -> None:
+    await world.restart(owner_ids=[str(world.mod.id)])  # the DM switch is bot-wide: the owners'
     result = await world.mod.slash(world.channel, "mod dms", allowed=False)
     assert result.ephemeral and "refused" in result.response.content
 
     await world.alice.send_dm("a paper boat --frames 2")
     assert "turned off" in world.alice.user.dm_channel.last_message.content
+
+
+async def test_bot_wide_options_are_refused_privately_to_moderators_who_are_not_owners(world: World) -> None:
+    bot_wide = {
+        "mod ban": {"user": world.alice, "reason": "spam", "everywhere": True},
+        "mod unban": {"user": world.alice, "everywhere": True},
+        "mod dms": {"allowed": False},
+        "mod audit": {"everywhere": True},
+    }
+    for name, options in bot_wide.items():
+        result = await world.mod.slash(world.channel, name, **options)
+        assert result.ephemeral, name
+        assert result.response.content == OWNER_ONLY, (name, result.response.content)
+    assert await world.bot.core.db.ban_reason(str(world.alice.id), None) is None
+    assert await world.bot.core.dms_allowed()
+
+    # The same moderator, made an owner (PROMPTREEL_OWNER_IDS), may.
+    await world.restart(owner_ids=[str(world.mod.id)])
+    result = await world.mod.slash(world.channel, "mod dms", allowed=False)
+    assert result.ephemeral and "refused" in result.response.content
+    assert not await world.bot.core.dms_allowed()

@@ -19,7 +19,8 @@ class Mod(commands.Cog):
     """`/mod ...`: hidden from members without Manage Server and outside servers.
 
     Discord only hides it (server owners can change who sees it): every action is checked
-    again when it runs, by `Moderation`, against `Requester.is_mod`.
+    again when it runs, by `Moderation`, against the `Requester`: a moderator acts on this
+    server only, and the bot-wide options (`everywhere`, `/mod dms`) are the bot's owners'.
     """
 
     mod = app_commands.Group(
@@ -101,10 +102,11 @@ class Mod(commands.Cog):
         await self._run(interaction, "category", name, enabled)
 
     @mod.command(description="Recent moderator actions and refusals")
-    async def audit(self, interaction: discord.Interaction[Any]) -> None:
-        await self._run(interaction, "audit")
+    @app_commands.describe(everywhere="Every server's entries (the bot's owners only)")
+    async def audit(self, interaction: discord.Interaction[Any], everywhere: bool = False) -> None:
+        await self._run(interaction, "audit", everywhere=everywhere)
 
-    @mod.command(description="Allow or refuse prompts sent by DM (bot-wide)")
+    @mod.command(description="Allow or refuse prompts sent by DM (bot-wide; the bot's owners only)")
     async def dms(self, interaction: discord.Interaction[Any], allowed: bool) -> None:
         await self._run(interaction, "dms", allowed)
 

@@ -194,7 +194,8 @@ class Video(commands.Cog):
             await bot.send_ephemeral(interaction, (await core.show(who, job_id)).text)
             return
         mine = job.user_id == who.user_id
-        if not mine and not (who.is_mod and action in ("delete", "cancel")):
+        # A moderator may delete or cancel what belongs to their own server, not another's.
+        if not mine and not (who.moderates(job.guild_id) and action in ("delete", "cancel")):
             await bot.send_ephemeral(interaction, texts.NOT_YOURS)
             return
         if action == "reroll":
