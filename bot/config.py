@@ -41,6 +41,10 @@ class Settings(EngineSettings):
     # depth, so this is about how long anyone should wait, not about speed.
     max_queue: int = Field(1000, ge=1, description="all guilds together; beyond it the bot says busy")
 
+    # A reply being sent is held under a lease this long, renewed while the send goes on; another
+    # bot process on the same journal takes it over only after it expired.
+    delivery_lease_seconds: float = Field(30.0, gt=0)
+
     # Discord throttles message edits; progress updates are spaced at least this far apart.
     status_edit_seconds: float = Field(3.0, ge=0.0)
 

@@ -13,6 +13,7 @@ import json
 import re
 import sys
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TextIO
 
 from bot.core import Answer, Core, Requester, info, refused
@@ -26,19 +27,34 @@ USAGE = "Lines look like `name: a prompt --seed 3` or `name: /queue`. Try `name:
 
 
 class ConsoleAdapter:
+    """Prints every event, in order, from a writer thread of its own.
+
+    A slow reader (a full pipe, a paused terminal) then stalls only that thread, never the
+    event loop: intake goes on, and the lease on a reply being printed keeps being renewed, so
+    another bot process on the same journal does not take it over and print it again.
+    """
+
     name = "console"
 
     def __init__(self, out: TextIO, *, as_json: bool) -> None:
         self.out = out
         self.as_json = as_json
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptreel-console-out")
 
-    def emit(self, event: str, user: str, text: str, **fields: Any) -> None:
+    def emit(self, event: str, user: str, text: str, **fields: Any) -> Future[None]:
         if self.as_json:
             line = json.dumps({"event": event, "user": user, "text": text, **fields}, ensure_ascii=False)
         else:
             line = f"[{event}] @{user}: {text}"
+        return self._writer.submit(self._write, line)
+
+    def _write(self, line: str) -> None:
         self.out.write(line + "\n")
         self.out.flush()
+
+    def close(self) -> None:
+        """Wait until everything emitted is written."""
+        self._writer.shutdown(wait=True)
 
     def answer(self, user: str, answer: Answer) -> None:
         self.emit(answer.event, user, answer.text, **answer.fields())
@@ -50,14 +66,17 @@ class ConsoleAdapter:
     async def deliver(self, job: Job) -> dict[str, Any] | None:
         who = job.user_name or job.user_id
         if job.state in (JobState.RENDERED, JobState.DELIVERED):
-            self.emit(
+            written = self.emit(
                 "delivered", who, f"job {job.id} is ready: {job.clip_path}", job=job.id, path=job.clip_path
             )
         elif job.state == JobState.CANCELLED:
-            self.emit("cancelled", who, f"job {job.id} was cancelled.", job=job.id)
+            written = self.emit("cancelled", who, f"job {job.id} was cancelled.", job=job.id)
         else:
             reason = job.error or "unknown error"
-            self.emit("failed", who, f"job {job.id} failed: {reason}", job=job.id, reason=reason)
+            written = self.emit("failed", who, f"job {job.id} failed: {reason}", job=job.id, reason=reason)
+        # Recorded as sent only once really written: a crash before that prints it again, after
+        # that it does not (stdout cannot be read back to check, as Discord's history can).
+        await asyncio.wrap_future(written)
         return None
 
 
@@ -199,4 +218,5 @@ async def run_console(
         await core.wait_idle()
     finally:
         await core.close()
+        await asyncio.to_thread(adapter.close)
     return 0

@@ -37,14 +37,21 @@ class Core(Intake, Commands):
         self.journal = None
         self.runtime = None
         self.dispatcher = None
+        self._deliveries: AsyncJournal | None = None
         self.idle_wait = idle_wait
 
     async def start(self) -> None:
         s = self.settings
-        self.journal = AsyncJournal(
-            s.resolved_db_path, lease_seconds=s.lease_seconds, max_attempts=s.max_attempts
-        )
-        self.dispatcher = Dispatcher(self.journal, self.adapter, idle_wait=self.idle_wait)
+        options: dict[str, Any] = {
+            "lease_seconds": s.lease_seconds,
+            "max_attempts": s.max_attempts,
+            "delivery_lease_seconds": s.delivery_lease_seconds,
+        }
+        self.journal = AsyncJournal(s.resolved_db_path, **options)
+        # The dispatcher's own connection and thread: a reply is recorded as sent the moment it
+        # is, not behind a queue of intake work (a crash in between would send it twice).
+        self._deliveries = AsyncJournal(s.resolved_db_path, checkpoint=False, **options)
+        self.dispatcher = Dispatcher(self._deliveries, self.adapter, idle_wait=self.idle_wait)
         if s.in_process_worker:
             self.runtime = InProcessWorker(s, self._on_worker_event)
             await self.runtime.start()
@@ -55,12 +62,18 @@ class Core(Intake, Commands):
             self.dispatcher.notify(kind, job_id, data)
 
     async def close(self) -> None:
-        if self.dispatcher is not None:
-            await self.dispatcher.stop()
-        if self.runtime is not None:
-            await self.runtime.stop()
-        if self.journal is not None:
-            await self.journal.close()
+        """Stop everything started; closing twice is harmless (hosts and tests both may)."""
+        dispatcher, runtime = self.dispatcher, self.runtime
+        deliveries, journal = self._deliveries, self.journal
+        self.dispatcher = self.runtime = self._deliveries = self.journal = None
+        if dispatcher is not None:
+            await dispatcher.stop()
+        if runtime is not None:
+            await runtime.stop()
+        if deliveries is not None:
+            await deliveries.close()
+        if journal is not None:
+            await journal.close()
 
     async def wait_idle(self) -> None:
         """Return once every job this adapter admitted has finished and been answered."""

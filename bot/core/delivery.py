@@ -2,9 +2,11 @@
 
 Results are found in the journal, not in memory, so a restarted bot picks up where the
 old one stopped, and jobs rendered by worker processes are delivered the same way as those
-of the in-process worker. Each delivery is recorded as begun before the adapter sends and
-as sent after; on start-up the ones begun but never confirmed are handed to the adapter
-again, which can check whether its earlier reply went out (see the Discord adapter).
+of the in-process worker. Each delivery is begun (under a lease this process renews while the
+adapter sends) before the adapter sends and recorded as sent right after, on a journal
+connection of the dispatcher's own, so the record never waits behind intake. A reply whose
+sender stopped renewing is handed to an adapter again once the lease expired, never while it is
+live; the adapter can then check whether the earlier reply went out (see the Discord adapter).
 """
 
 from __future__ import annotations
@@ -129,15 +131,13 @@ class Dispatcher:
     async def _run(self) -> None:
         db = self.db
         adapter = self.adapter
-        first = True
         while True:
             try:
                 await self._drain_events()
                 await self._poll_progress()
-                for job in await db.deliverable(adapter.name, include_sending=first):
+                for job in await db.deliverable(adapter.name):
                     if job.id not in self._inflight:
                         self._inflight[job.id] = asyncio.create_task(self._deliver(job))
-                first = False
                 await self._refresh_positions()
             except Exception:
                 log.exception("dispatcher pass failed")
@@ -208,6 +208,7 @@ class Dispatcher:
         try:
             if not await db.begin_delivery(job.id, seen_attempts=job.delivery_attempts):
                 return
+            keep = asyncio.create_task(self._keep_lease(job.id), name=f"promptreel-lease-{job.id}")
             try:
                 updates = await self.adapter.deliver(job)
             except DeliveryError as exc:
@@ -224,6 +225,8 @@ class Dispatcher:
                 retry = None if attempts >= MAX_DELIVERY_ATTEMPTS else backoff(attempts)
                 await db.delivery_failed(job.id, f"{type(exc).__name__}: {exc}"[:300], retry_in=retry)
                 return
+            finally:
+                keep.cancel()
             await db.finish_delivery(job.id, **(updates or {}))
         finally:
             self._inflight.pop(job.id, None)
@@ -232,6 +235,16 @@ class Dispatcher:
                 del self._progress_seen[key]
             await self._signal()
             self._wake.set()
+
+    async def _keep_lease(self, job_id: int) -> None:
+        """Renew the delivery's lease while the send is in progress (a large upload takes time):
+        another process takes a reply over only once its sender has stopped renewing."""
+        every = max(0.05, self.db.sync.delivery_lease_seconds / 3)
+        while True:
+            await self.idle_wait(asyncio.sleep(every))
+            if not await self.db.renew_delivery(job_id):
+                log.warning("job %s: the delivery's lease was lost mid-send (this process stalled)", job_id)
+                return
 
     async def _tell_undeliverable(self, job: Job, reason: str) -> None:
         """The requester hears that their video exists but could not be posted, where possible."""

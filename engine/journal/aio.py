@@ -86,10 +86,10 @@ class Checkpointer:
 class AsyncJournal:
     """The same methods as `Journal`, awaited."""
 
-    def __init__(self, path: Path | str, **kwargs: Any) -> None:
+    def __init__(self, path: Path | str, *, checkpoint: bool = True, **kwargs: Any) -> None:
         self._thread = DbThread(lambda: Journal(path, **kwargs))
         self.sync: Journal = self._thread.obj
-        self._checkpointer = Checkpointer(path)
+        self._checkpointer = Checkpointer(path) if checkpoint else None
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         method = getattr(self.sync, name)
@@ -104,5 +104,6 @@ class AsyncJournal:
         return await self._thread.call(fn, self.sync, *args, **kwargs)
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._checkpointer.stop)
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
         self._thread.close()

@@ -18,6 +18,9 @@ class JournalBase:
     clock: Callable[[], float]
     lease_seconds: float
     max_attempts: int
+    # Who this connection is, as the owner of the replies it sends (host, process, instance).
+    name: str
+    delivery_lease_seconds: float
 
     def atomic(self) -> AbstractContextManager[sqlite3.Connection]:
         """Several journal calls in one write transaction: all of them happen, or none."""

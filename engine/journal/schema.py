@@ -9,12 +9,13 @@ from pathlib import Path
 import sqlite_utils
 
 from engine.journal.connection import open_connection, transaction
-from engine.journal.migrations import v001_initial, v002_kv, v003_fair_tags
+from engine.journal.migrations import v001_initial, v002_kv, v003_fair_tags, v004_delivery_leases
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     v001_initial.up,
     v002_kv.up,
     v003_fair_tags.up,
+    v004_delivery_leases.up,
 ]
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,12 +28,16 @@ class Journal(Queue, Claims, Deliveries, Fair, Servers, Audit):
         lease_seconds: float = 60.0,
         max_attempts: int = 3,
         clock: Callable[[], float] = time.time,
+        delivery_lease_seconds: float = 30.0,
+        name: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.conn = connect(self.path)
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self.clock = clock
+        self.delivery_lease_seconds = delivery_lease_seconds
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database file now rather than at some later commit."""

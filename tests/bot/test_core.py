@@ -19,6 +19,7 @@ from bot.moderation import Moderation
 from engine.journal import Job, JobState, Journal, fair
 from engine.request import build_request
 from engine.worker import Worker
+from tests.conftest import Clock
 
 ALICE = Requester("alice", "Alice", "g1", "c1")
 BOB = Requester("bob", "Bob", "g1", "c1")
@@ -524,7 +525,7 @@ async def test_delivery_retried_after_a_transient_error_and_not_after_a_permanen
     assert job is not None
     assert (job.state, job.delivery, job.delivery_attempts) == (JobState.RENDERED, "failed", 1)
     assert job.error == "channel deleted"
-    assert await core.db.deliverable(adapter.name, include_sending=True) == []
+    assert await core.db.deliverable(adapter.name) == []
     assert await core.db.unfinished(adapter.name) == []
 
 
@@ -551,9 +552,12 @@ async def test_two_dispatchers_on_one_database_deliver_each_job_once(
     assert sorted(one.calls + two.calls) == ids
 
 
-def test_of_two_senders_that_read_the_same_row_only_one_begins(make_settings: Callable[..., Any]) -> None:
+def test_a_second_sender_never_takes_a_live_delivery(make_settings: Callable[..., Any]) -> None:
+    """Two bot processes read the same owed reply: one sends it, and the other takes it over only
+    once the first has stopped renewing its lease (it died), never while the send goes on."""
+    clock = Clock()
     path = make_settings().resolved_db_path
-    a, b = Journal(path), Journal(path)
+    a, b = Journal(path, clock=clock), Journal(path, clock=clock)
     try:
         request = build_request("a clip", model="tiny", frames=2, steps=1, seed=1)
         job_id = a.enqueue(request, user_id="u", adapter="recorder").id
@@ -563,10 +567,15 @@ def test_of_two_senders_that_read_the_same_row_only_one_begins(make_settings: Ca
         (seen_by_b,) = b.deliverable("recorder")
         assert a.begin_delivery(job_id, seen_attempts=seen_by_a.delivery_attempts)
         assert not b.begin_delivery(job_id, seen_attempts=seen_by_b.delivery_attempts)
-        # After a restart, the one left 'sending' is offered again, once.
-        (again,) = b.deliverable("recorder", include_sending=True)
+        for _ in range(10):  # a long upload: a renews, b keeps looking and never gets it
+            clock.advance(a.delivery_lease_seconds / 2)
+            assert a.renew_delivery(job_id)
+            assert b.deliverable("recorder") == []
+        clock.advance(a.delivery_lease_seconds + 1)  # a is gone
+        (again,) = b.deliverable("recorder")
+        assert again.delivery_attempts == 1  # b knows an earlier try may be out, and can look
         assert b.begin_delivery(job_id, seen_attempts=again.delivery_attempts)
-        assert not a.begin_delivery(job_id, seen_attempts=again.delivery_attempts)
+        assert not a.renew_delivery(job_id)
     finally:
         a.close()
         b.close()

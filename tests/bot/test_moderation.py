@@ -153,6 +153,7 @@ async def test_console_mods_and_owners_mirror_the_tiers(make_settings: Callable[
             await console.handle(line)
     finally:
         await core.close()
+        adapter.close()
     answers = [json.loads(line) for line in out.getvalue().splitlines()]
     reasons = [a.get("reason", a["event"]) for a in answers]
     assert reasons == ["not_owner", "not_owner", "not_owner", "info", "info", "info", "info", "not_moderator"]
