@@ -10,20 +10,65 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TextIO
 
 from bot.core import Answer, Core, Requester, info, refused
+from bot.flags import MAX_TEXT
 from bot.moderation import Moderation
 from bot.policy import clean
 from engine.journal import Job, JobState
 
 CONSOLE_GUILD = "console"
-_LINE = re.compile(r"^\s*([^:\n]{1,64}?)\s*:\s?(.*)$", re.DOTALL)
+MAX_NAME = 64
+# A name, the colon and a command word around the longest text a prompt may have; anything
+# longer is refused before it is looked at, so no line costs more than a glance.
+MAX_LINE = MAX_TEXT + 100
+
+# --- what the console says (the shared sentences are in bot.texts) -----------------------------
+
 USAGE = "Lines look like `name: a prompt --seed 3` or `name: /queue`. Try `name: /help`."
+MOD_ONLY = "Only moderators can use /mod."
+MOD_USAGE = (
+    "Moderator commands: ban USER [reason] [--everywhere], unban USER [--everywhere], pause, "
+    "resume, clear, cancel JOB, limit rate=N burst=N per_user=N per_guild=N, "
+    "words add|remove|list ..., category NAME on|off, audit [everywhere], dms on|off."
+)
+
+
+def line_too_long(length: int) -> str:
+    return f"That line is {length:,} characters long; lines can be at most {MAX_LINE:,}."
+
+
+def not_a_job_number(text: str) -> str:
+    return f"`{text[:20]}` is not a job number."
+
+
+def unknown_command(name: str) -> str:
+    return f"Unknown command `/{name[:20]}`. Try /help, /queue, /cancel JOB, /history."
+
+
+def went_wrong(exc: BaseException) -> str:
+    return f"Something went wrong handling that line ({type(exc).__name__})."
+
+
+def split_line(line: str) -> tuple[str, str] | None:
+    """`"alice: a cat"` -> `("alice", "a cat")`, or None when the line names nobody.
+
+    The name is what comes before the first colon, stripped, at most `MAX_NAME` characters and
+    on one line; one space after the colon is dropped. Plain string operations, each one pass
+    over the line, rather than a regex: a pattern with a whitespace run on each side of an
+    optional group backtracks quadratically, and a 32 KB line of spaces took a minute.
+    """
+    name, colon, text = line.partition(":")
+    name = name.strip()
+    if not colon or not name or len(name) > MAX_NAME or "\n" in name:
+        return None
+    if text[:1].isspace():
+        text = text[1:]
+    return name, text
 
 
 class ConsoleAdapter:
@@ -91,12 +136,15 @@ class Console:
         self.moderation = Moderation(core)
 
     async def handle(self, line: str) -> None:
-        match = _LINE.match(line)
-        user = clean(match.group(1)) if match else ""
-        if not match or not user:
+        parts = split_line(line)
+        user = clean(parts[0]) if parts else ""
+        if parts is None or not user:
             self.adapter.answer(user or "?", info(USAGE))
             return
-        text = match.group(2)
+        if len(line) > MAX_LINE:
+            self.adapter.answer(user, refused("invalid", line_too_long(len(line))))
+            return
+        text = parts[1]
         who = Requester(
             user, user, CONSOLE_GUILD, CONSOLE_GUILD, is_mod=user in self.mods, is_owner=user in self.owners
         )
@@ -107,7 +155,7 @@ class Console:
                 else self.core.submit_text(who, text)
             )
         except Exception as exc:  # one bad line must never end the session
-            answer = refused("error", f"Something went wrong handling that line ({type(exc).__name__}).")
+            answer = refused("error", went_wrong(exc))
         self.adapter.answer(user, answer)
 
     async def command(self, who: Requester, text: str) -> Answer:
@@ -127,7 +175,7 @@ class Console:
         if name in ("cancel", "show", "reroll", "remix") and args:
             job_id = _job_id(args[0])
             if job_id is None:
-                return refused("invalid", f"`{args[0][:20]}` is not a job number.")
+                return refused("invalid", not_a_job_number(args[0]))
             if name == "cancel":
                 return await core.cancel(who, job_id)
             if name == "show":
@@ -137,14 +185,12 @@ class Console:
             return await core.remix(who, job_id, " ".join(args[1:]))
         if name == "mod":
             return await self.mod(who, args)
-        return refused(
-            "invalid", f"Unknown command `/{name[:20]}`. Try /help, /queue, /cancel JOB, /history."
-        )
+        return refused("invalid", unknown_command(name))
 
     async def mod(self, who: Requester, args: list[str]) -> Answer:
         m = self.moderation
         if not (who.is_mod or who.is_owner):
-            return refused("not_moderator", "Only moderators can use /mod.")
+            return refused("not_moderator", MOD_ONLY)
         action, rest = (args[0].lower(), args[1:]) if args else ("", [])
         # `--everywhere` (ban, unban) and `everywhere` (audit) reach every server: owners only.
         everywhere = any(word.lower() in ("--everywhere", "everywhere") for word in rest)
@@ -172,12 +218,7 @@ class Console:
             return await m.audit(who, everywhere=everywhere)
         if action == "dms" and len(rest) == 1 and rest[0].lower() in ("on", "off"):
             return await m.dms(who, rest[0].lower() == "on")
-        return refused(
-            "invalid",
-            "Moderator commands: ban USER [reason] [--everywhere], unban USER [--everywhere], pause, "
-            "resume, clear, cancel JOB, limit rate=N burst=N per_user=N per_guild=N, "
-            "words add|remove|list ..., category NAME on|off, audit [everywhere], dms on|off.",
-        )
+        return refused("invalid", MOD_USAGE)
 
 
 def _job_id(text: str) -> int | None:

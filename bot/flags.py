@@ -11,7 +11,12 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import texts
 from engine.request import InvalidRequest
+
+# The longest message Discord lets anyone send (Nitro); far above the longest prompt plus its
+# negative prompt and options. Longer text is refused before any pattern or lexer sees it.
+MAX_TEXT = 4000
 
 # flag -> (option name, parser, what to call it in a message)
 _FLAGS: dict[str, tuple[str, type, str]] = {
@@ -65,6 +70,13 @@ def _split(text: str) -> list[str]:
 
 def parse_prompt(text: str) -> Parsed:
     """Split free text into the prompt and its options; raise InvalidRequest on bad flags."""
+    if len(text) > MAX_TEXT:
+        raise InvalidRequest(texts.text_too_long(len(text), MAX_TEXT))
+    return _parse(text)
+
+
+def _parse(text: str) -> Parsed:
+    """parse_prompt without the length cap; every step is one pass over the text (bench/hostile_input.py)."""
     text = _DASHES.sub(r"\1--", text)
     text = _IN_WORD_APOSTROPHE.sub(_APOSTROPHE_MARK, text)
     tokens = [token.replace(_APOSTROPHE_MARK, "'") for token in _split(text)]

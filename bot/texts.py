@@ -19,6 +19,10 @@ from typing import Any
 OPTIONS_CLASH = "Some of those options can't be used together."
 
 
+def text_too_long(length: int, limit: int) -> str:
+    return f"That message is {length:,} characters long; a prompt with its options can be at most {limit:,}."
+
+
 def model_unavailable(model: str, offered: Iterable[str]) -> str:
     return f"The model `{model[:30]}` isn't available here. Try: {', '.join(offered)}."
 

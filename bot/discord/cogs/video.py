@@ -26,7 +26,9 @@ from engine.presets import PRESETS, get_preset
 from engine.request import MAX_SEED
 
 ASPECTS = ["1:1", "16:9", "9:16", "4:3", "3:4", "21:9"]
-_MENTION = re.compile(r"<@!?(\d+)>")
+# A user mention. Snowflakes have at most 20 digits: a longer run is text, and is never handed to
+# int(), which is quadratic in the digits and refuses more than 4300 of them.
+_MENTION = re.compile(r"<@!?([0-9]{1,20})>")
 
 
 class Video(commands.Cog):
@@ -145,7 +147,8 @@ class Video(commands.Cog):
         is_dm = message.guild is None
         if not is_dm and me not in message.mentions:
             return
-        text = _MENTION.sub(lambda m: "" if int(m.group(1)) == me.id else m.group(0), message.content).strip()
+        my_id = str(me.id)
+        text = _MENTION.sub(lambda m: "" if m.group(1) == my_id else m.group(0), message.content).strip()
         if is_dm and not await self.core.dms_allowed():
             await message.reply(texts.DMS_OFF, mention_author=False)
             return

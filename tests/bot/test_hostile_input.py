@@ -1,0 +1,129 @@
+"""Hostile input on the chat side: lines built to make a parser backtrack, numbers too long or
+written in odd digits, and control characters that would drive the terminal they are echoed to.
+
+Every parser that reads user text gets inputs shaped to make it work hard, and these tests check
+that the *answer* is right. How long they take is measured in `bench/hostile_input.py` (time per
+KB from 1 to 256 KB), not here: the fixes are structural (no regex on the console line, bounded
+quantifiers, a length cap before anything else), and a timed unit test would only be flaky.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from bot.console import split_line
+from bot.flags import parse_prompt
+from bot.policy import PromptPolicy
+from engine.request import InvalidRequest
+from tests.bot.console_session import Session, console_session
+
+
+@pytest.fixture
+async def session(make_settings: Callable[..., Any]) -> AsyncIterator[Session]:
+    async with console_session(make_settings()) as session:
+        yield session
+
+
+async def answer(session: Session, line: str) -> dict[str, Any]:
+    events = await session.say(line)
+    assert len(events) == 1, events
+    return events[0]
+
+
+# --- 1. the console line: no regex, one pass --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "parts"),
+    [
+        (" " * 50_000, None),
+        ("\t \u3000" * 20_000, None),
+        (" " * 50_000 + ":", None),
+        (" " * 50_000 + ": a cat", None),
+        ("x" * 100_000, None),  # no colon at all
+        ("a" * 65 + ": a cat", None),  # a name longer than 64 characters
+        ("a" * 64 + ": a cat", ("a" * 64, "a cat")),
+        (" " * 20_000 + "bob" + " " * 20_000 + ":   hi", ("bob", "  hi")),
+        ("Zoë 🐱 :a cat", ("Zoë 🐱", "a cat")),
+        ("bob::x: y", ("bob", ":x: y")),
+        ("bob:", ("bob", "")),
+        ("bo\nb: a cat", None),
+        ("\n bob \n: a cat", ("bob", "a cat")),
+    ],
+    ids=lambda value: repr(value)[:30],
+)
+def test_split_line(line: str, parts: tuple[str, str] | None) -> None:
+    assert split_line(line) == parts
+
+
+@pytest.mark.parametrize("line", [" " * 65_536, " " * 32_768 + ":", "\t" * 65_536 + ": /queue"])
+async def test_a_blank_line_of_any_length_gets_the_usage_hint(session: Session, line: str) -> None:
+    got = await answer(session, line)
+    assert (got["event"], got["user"]) == ("info", "?")
+
+
+async def test_a_huge_line_is_refused_with_its_length_and_queues_nothing(session: Session) -> None:
+    line = "alice: a cat " + "x" * 100_000
+    got = await answer(session, line)
+    assert (got["event"], got["reason"], got["user"]) == ("refused", "invalid", "alice")
+    assert f"{len(line):,}" in got["text"]
+    assert (await answer(session, "alice: /history"))["jobs"] == []
+
+
+# --- 1. the prompt-and-flag parser ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "prompt", "options"),
+    [
+        ("—" * 3000, "—" * 3000, {}),
+        ("—— " * 1000 + "——seed 3", " ".join(["——"] * 1000), {"seed": 3}),
+        ("x — " * 1000, " ".join(["x", "—"] * 1000), {}),
+        ("a'" * 1500, "a'" * 1500, {}),
+        ('"' * 3001, '"' * 3001, {}),
+        ("'a " * 999, " ".join(["'a"] * 999), {}),  # an odd number of quotes: none pairs up
+        ("--seed 1 " * 400 + "a cat", "a cat", {"seed": 1}),
+        ("a" * 4000, "a" * 4000, {}),  # as long as a Discord (Nitro) message may be
+    ],
+    ids=lambda value: repr(value)[:30],
+)
+def test_parse_prompt_on_runs_built_to_backtrack(text: str, prompt: str, options: dict[str, Any]) -> None:
+    parsed = parse_prompt(text)
+    assert (parsed.prompt, parsed.options) == (prompt, options)
+
+
+def test_text_longer_than_any_discord_message_is_refused_with_its_length() -> None:
+    with pytest.raises(InvalidRequest, match="4,001"):
+        parse_prompt("a" * 4001)
+
+
+# --- 1. the content policy's patterns -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def policy() -> PromptPolicy:
+    return PromptPolicy()
+
+
+@pytest.mark.parametrize(
+    ("prompt", "category"),
+    [
+        ("\u202e" * 3000 + "edun", "sexual"),  # one override, read right to left, is "nude"
+        ("\u202e" * 3000 + "tac", None),
+        ("a n u d e " + "cat " * 1000, "sexual"),  # spaced letters, then a long tail
+        ("x " * 1500, None),  # one run of 1500 single letters
+        ("n" + "u" * 3000 + "de", "sexual"),  # stretched letters
+        ("1" * 3000 + "!", None),  # a number is a quantity, not leetspeak
+        ("1|1|1|1|1|1|1|1 " * 200, None),
+        ("a\u0301\u0302" * 1000 + " nude", "sexual"),  # combining marks everywhere
+        ("👍\u200d" * 1500, None),
+        ("'" * 3000 + " nude", "sexual"),
+        ("n'u'd'e " * 300, "sexual"),  # apostrophes inside a word are dropped
+    ],
+    ids=lambda value: repr(value)[:30],
+)
+def test_policy_on_runs_built_to_backtrack(policy: PromptPolicy, prompt: str, category: str | None) -> None:
+    assert policy.check(prompt).category == category
