@@ -222,8 +222,13 @@ class Console:
 
 
 def _job_id(text: str) -> int | None:
+    """`12`, `#12`, `١٢` or `１２` -> 12; anything else (`²`, `12a`, 5000 digits) -> None.
+
+    isdecimal, not isdigit: superscripts are digits to isdigit but not to int(). The length
+    cap keeps int() away from numbers no journal could hold.
+    """
     text = text.lstrip("#")
-    return int(text) if text.isdigit() and len(text) < 12 else None
+    return int(text) if text.isdecimal() and len(text) < 12 else None
 
 
 async def _read_lines(stream: TextIO, queue: asyncio.Queue[str | None]) -> None:

@@ -6,8 +6,11 @@ em or en dash, so those count as `--` too. Errors are written for the person who
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,24 +21,63 @@ from engine.request import InvalidRequest
 # negative prompt and options. Longer text is refused before any pattern or lexer sees it.
 MAX_TEXT = 4000
 
+# Every option's range ends far below 10**18: a longer number is out of range whatever its digits.
+_MAX_DIGITS = 18
+
+
+def parse_number(raw: str, *, whole: bool) -> int | float:
+    """A number as people type it; ValueError when it is none.
+
+    Decimal digits of any script count, as int() reads them (`٣` and `３` are 3); superscripts
+    and other digit-like signs (`²`) do not. A number too long to matter becomes infinity, so
+    the range check that follows refuses it with the option's range rather than int() failing
+    on more than 4300 digits (or taking quadratic time below that). A whole number may be
+    written `1e3` or `8.0`, but `2.5` is not one.
+    """
+    text = raw.strip()
+    sign = -1 if text[:1] == "-" else 1
+    digits = text[1:] if text[:1] in ("-", "+") else text
+    if digits.isdecimal():
+        if len(digits) > _MAX_DIGITS:
+            digits = "".join(str(unicodedata.decimal(ch)) for ch in digits).lstrip("0")
+            if len(digits) > _MAX_DIGITS:
+                return sign * math.inf
+        number = sign * int(digits or "0")
+        return number if whole else float(number)
+    value = float(text)  # ValueError for anything else; never OverflowError (1e400 is inf)
+    if whole and math.isfinite(value):
+        if not value.is_integer():
+            raise ValueError(raw)
+        return int(value)
+    return value
+
+
+def _whole(raw: str) -> int | float:
+    return parse_number(raw, whole=True)
+
+
+def _real(raw: str) -> float:
+    return float(parse_number(raw, whole=False))
+
+
 # flag -> (option name, parser, what to call it in a message)
-_FLAGS: dict[str, tuple[str, type, str]] = {
-    "seed": ("seed", int, "a whole number"),
-    "frames": ("frames", int, "a whole number"),
-    "seconds": ("seconds", float, "a number"),
-    "s": ("seconds", float, "a number"),
-    "fps": ("fps", int, "a whole number"),
+_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
+    "seed": ("seed", _whole, "a whole number"),
+    "frames": ("frames", _whole, "a whole number"),
+    "seconds": ("seconds", _real, "a number"),
+    "s": ("seconds", _real, "a number"),
+    "fps": ("fps", _whole, "a whole number"),
     "ar": ("aspect", str, "a ratio like 16:9"),
     "aspect": ("aspect", str, "a ratio like 16:9"),
     "neg": ("negative_prompt", str, "some text"),
     "negative": ("negative_prompt", str, "some text"),
     "no": ("negative_prompt", str, "some text"),
-    "steps": ("steps", int, "a whole number"),
-    "guidance": ("guidance", float, "a number"),
-    "cfg": ("guidance", float, "a number"),
+    "steps": ("steps", _whole, "a whole number"),
+    "guidance": ("guidance", _real, "a number"),
+    "cfg": ("guidance", _real, "a number"),
     "model": ("model", str, "a model name"),
-    "width": ("width", int, "a whole number"),
-    "height": ("height", int, "a whole number"),
+    "width": ("width", _whole, "a whole number"),
+    "height": ("height", _whole, "a whole number"),
 }
 FLAG_HELP = "--seed N --frames N --seconds S --fps N --ar W:H --neg TEXT --steps N --guidance G --model NAME"
 

@@ -7,6 +7,7 @@ for a chat user ("at most 4 seconds"), not for a developer. Torch-free on purpos
 from __future__ import annotations
 
 import math
+import numbers
 import secrets
 from dataclasses import dataclass, replace
 from typing import Any
@@ -73,7 +74,7 @@ def parse_aspect(text: str) -> float:
     try:
         w, h = (float(part) for part in text.replace("x", ":").split(":"))
     except ValueError:
-        raise InvalidRequest(f"Aspect ratio {text!r} should look like 16:9 or 1:1.") from None
+        raise InvalidRequest(f"Aspect ratio {text[:20]!r} should look like 16:9 or 1:1.") from None
     if not (w > 0 and h > 0) or not (0.25 <= w / h <= 4):
         raise InvalidRequest("Aspect ratio must be between 1:4 and 4:1.")
     return w / h
@@ -84,8 +85,17 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def _check_range(name: str, value: float, low: float, high: float, unit: str = "") -> None:
-    if not math.isfinite(value) or value < low or value > high:
+def _check_range(name: str, value: object, low: float, high: float, unit: str = "") -> None:
+    """Refuse anything but a real number within [low, high], saying which option and its range.
+
+    No float() on the way: float(10**400) overflows, while Python compares an int of any size
+    with a float exactly. NaN compares false, so it is refused like infinity; so is a bool or a
+    value that is no number at all.
+    """
+    in_range = (
+        isinstance(value, numbers.Real) and not isinstance(value, bool) and low <= value <= high  # type: ignore[operator]
+    )
+    if not in_range:
         raise InvalidRequest(f"{name} must be between {_number(low)} and {_number(high)}{unit}.")
 
 

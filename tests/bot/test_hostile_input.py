@@ -17,8 +17,12 @@ import pytest
 from bot.console import split_line
 from bot.flags import parse_prompt
 from bot.policy import PromptPolicy
-from engine.request import InvalidRequest
+from engine.presets import get_preset
+from engine.request import MAX_SEED, InvalidRequest
 from tests.bot.console_session import Session, console_session
+
+TINY = get_preset("tiny")
+SMALL = "--frames 2 --steps 1 --width 16 --height 16"
 
 
 @pytest.fixture
@@ -127,3 +131,65 @@ def policy() -> PromptPolicy:
 )
 def test_policy_on_runs_built_to_backtrack(policy: PromptPolicy, prompt: str, category: str | None) -> None:
     assert policy.check(prompt).category == category
+
+
+# --- 2. huge and odd numbers --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ("--seed " + "9" * 300, f"Seed must be between 0 and {MAX_SEED}"),
+        ("--seed " + "9" * 3900, f"Seed must be between 0 and {MAX_SEED}"),  # int() is quadratic here
+        ("--seed -" + "9" * 3000, f"Seed must be between 0 and {MAX_SEED}"),
+        ("--frames 1e400", f"Frames must be between {TINY.min_frames} and {TINY.max_frames}"),
+        ("--frames -1e400", f"Frames must be between {TINY.min_frames} and {TINY.max_frames}"),
+        ("--frames nan", f"Frames must be between {TINY.min_frames} and {TINY.max_frames}"),
+        ("--fps " + "9" * 400, f"fps must be between 1 and {TINY.max_fps}"),
+        ("--steps 1e999", f"Steps must be between 1 and {TINY.max_steps}"),
+        ("--width " + "9" * 3000, f"Width must be between {TINY.size_multiple} and {TINY.max_side}"),
+        ("--guidance 1e400", f"Guidance must be between 0 and {TINY.max_guidance:g}"),
+        ("--seconds " + "9" * 500, "Length must be between 0 and"),
+        ("--seed ²", "`--seed` should be a whole number, not `²`"),
+        ("--frames ³", "`--frames` should be a whole number, not `³`"),
+        ("--steps ½", "`--steps` should be a whole number, not `½`"),
+    ],
+    ids=lambda value: repr(value)[:30],
+)
+async def test_huge_and_odd_numbers_get_a_clear_refusal(session: Session, options: str, says: str) -> None:
+    got = await answer(session, f"alice: a cat {options}")
+    assert (got["event"], got["reason"]) == ("refused", "invalid"), got
+    assert says in got["text"]
+
+
+@pytest.mark.parametrize(
+    ("options", "frames", "steps", "seed"),
+    [
+        ("--frames ３ --steps ２ --seed ３", 3, 2, 3),  # fullwidth digits
+        ("--frames ٣ --steps ٢ --seed ١٢", 3, 2, 12),  # Arabic-Indic digits
+        ("--frames 1e1 --steps 2.0 --seed 4", 10, 2, 4),  # whole numbers written otherwise
+        ("--frames 2 --steps 1 --seed " + "0" * 3000 + "7", 2, 1, 7),  # leading zeros do not count
+    ],
+    ids=lambda value: repr(value)[:30],
+)
+async def test_digits_of_any_script_are_read_as_numbers(
+    session: Session, options: str, frames: int, steps: int, seed: int
+) -> None:
+    got = await answer(session, f"alice: a cat {options} --width 16 --height 16")
+    assert got["event"] == "queued", got
+    request = (await session.core.db.get(got["job"])).request
+    assert (request.frames, request.steps, request.seed) == (frames, steps, seed)
+
+
+async def test_job_numbers_in_odd_digits(session: Session) -> None:
+    queued = await answer(session, f"alice: a cat {SMALL}")
+    assert (queued["event"], queued["job"]) == ("queued", 1)
+    shown = await answer(session, "alice: /show ١")  # Arabic-Indic one
+    assert shown["event"] == "info" and "Job 1 " in shown["text"], shown
+    assert (await answer(session, "alice: /show ３"))["reason"] == "not_found"  # fullwidth three
+    for line in ("alice: /cancel ²", "alice: /show ¹", "alice: /reroll ①", "alice: /show " + "9" * 3000):
+        got = await answer(session, line)
+        assert (got["event"], got["reason"]) == ("refused", "invalid"), (line[:30], got)
+        assert "is not a job number" in got["text"]
+    got = await answer(session, "mod: /mod cancel ¹")
+    assert (got["event"], got["reason"]) == ("refused", "invalid")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 
 import pytest
 
@@ -235,6 +236,32 @@ def test_out_of_range_options_are_refused_readably(kwargs: dict, fragment: str) 
     assert "\n" not in message and message.endswith(".")
     for leak in ("nan", "inf", "e+", "Traceback", "None"):
         assert leak not in message, message
+
+
+# What each option is called when it is refused, and its range on the tiny preset.
+TINY_RANGES = {
+    "frames": "Frames must be between 1 and 32.",
+    "fps": "fps must be between 1 and 30.",
+    "width": "Width must be between 8 and 256 pixels.",
+    "height": "Height must be between 8 and 256 pixels.",
+    "steps": "Steps must be between 1 and 10.",
+    "guidance": "Guidance must be between 0 and 20.",
+    "seed": f"Seed must be between 0 and {MAX_SEED}.",
+    "seconds": "Length must be between 0 and 4 seconds at 8 fps.",
+}
+
+
+@pytest.mark.parametrize("option", sorted(TINY_RANGES))
+@pytest.mark.parametrize(
+    "value",
+    [10**400, -(10**400), 10**5000, Fraction(10**400, 3), math.inf, -math.inf, math.nan, True, "12", [3]],
+    ids=["10**400", "-10**400", "10**5000", "fraction", "inf", "-inf", "nan", "bool", "str", "list"],
+)
+def test_huge_or_odd_values_are_refused_with_the_options_range(option: str, value: object) -> None:
+    """No float() overflow (10**400 is no float), no TypeError: the same refusal as any out-of-range value."""
+    with pytest.raises(InvalidRequest) as info:
+        build_request("a cat", model="tiny", **{"seed": 1, option: value})
+    assert str(info.value) == TINY_RANGES[option]
 
 
 def test_seed_limit_is_stated_exactly() -> None:
