@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,6 +20,7 @@ from bot.core import Answer, Core, Requester, info, refused
 from bot.flags import MAX_TEXT
 from bot.moderation import Moderation
 from bot.policy import clean
+from bot.texts import quoted
 from engine.journal import Job, JobState
 
 CONSOLE_GUILD = "console"
@@ -43,11 +45,11 @@ def line_too_long(length: int) -> str:
 
 
 def not_a_job_number(text: str) -> str:
-    return f"`{text[:20]}` is not a job number."
+    return f"`{quoted(text)}` is not a job number."
 
 
 def unknown_command(name: str) -> str:
-    return f"Unknown command `/{name[:20]}`. Try /help, /queue, /cancel JOB, /history."
+    return f"Unknown command `/{quoted(name)}`. Try /help, /queue, /cancel JOB, /history."
 
 
 def went_wrong(exc: BaseException) -> str:
@@ -71,6 +73,26 @@ def split_line(line: str) -> tuple[str, str] | None:
     return name, text
 
 
+# Characters a terminal acts on rather than shows: C0 and C1 controls (ESC starts the sequences
+# that move the cursor, clear the screen or recolour text; CR rewrites the line), the bidi
+# controls that reorder what follows, and the Unicode line and paragraph separators. Newlines
+# and tabs of the bot's own multi-line replies stay; whatever a member typed is quoted with
+# `bot.texts.quoted` before it gets into a reply, so it brings no newline of its own.
+_TERMINAL_CONTROLS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+# json.dumps already writes C0 controls as \u00XX escapes; these it would leave raw.
+_JSON_UNESCAPED = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _spelled_out(match: re.Match[str]) -> str:
+    return repr(match.group())[1:-1]
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 class ConsoleAdapter:
     """Prints every event, in order, from a writer thread of its own.
 
@@ -87,10 +109,17 @@ class ConsoleAdapter:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptreel-console-out")
 
     def emit(self, event: str, user: str, text: str, **fields: Any) -> Future[None]:
+        """Write one event; nothing in it can reach the terminal as a control character.
+
+        JSON escapes (`\\u009b`) decode to the very same text, so scripts read what was said; the
+        plain form spells the controls out (`\\x1b`) so a person sees that something was there.
+        The separators U+2028/2029 and NEL would also split a line for `str.splitlines`.
+        """
         if self.as_json:
             line = json.dumps({"event": event, "user": user, "text": text, **fields}, ensure_ascii=False)
+            line = _JSON_UNESCAPED.sub(_json_escape, line)
         else:
-            line = f"[{event}] @{user}: {text}"
+            line = _TERMINAL_CONTROLS.sub(_spelled_out, f"[{event}] @{user}: {text}")
         return self._writer.submit(self._write, line)
 
     def _write(self, line: str) -> None:

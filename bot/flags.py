@@ -131,7 +131,7 @@ def _parse(text: str) -> Parsed:
             name, _, inline = token[2:].partition("=")
             spec = _FLAGS.get(name.lower())
             if spec is None:
-                raise InvalidRequest(f"I don't know the option `--{name[:20]}`. Options: {FLAG_HELP}")
+                raise InvalidRequest(texts.unknown_option(name, FLAG_HELP))
             key, kind, what = spec
             if inline:
                 raw = inline
@@ -139,11 +139,11 @@ def _parse(text: str) -> Parsed:
                 i += 1
                 raw = tokens[i]
             else:
-                raise InvalidRequest(f"`--{name}` needs a value ({what}).")
+                raise InvalidRequest(texts.option_needs_value(name, what))
             try:
                 options[key] = kind(raw)
             except ValueError:
-                raise InvalidRequest(f"`--{name}` should be {what}, not `{raw[:20]}`.") from None
+                raise InvalidRequest(texts.option_not_a(name, what, raw)) from None
         else:
             words.append(token)
         i += 1

@@ -14,6 +14,37 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+# --- quoting what a member typed ------------------------------------------------------------------
+
+
+def quoted(text: str, limit: int = 20) -> str:
+    """A member's text as a reply may quote it: cut to `limit` characters, nothing left invisible.
+
+    Every character that is not plainly visible is spelled out as an escape (`\\x1b`, `\\u202e`,
+    `\\n`): quoting input back must not let it move a terminal's cursor or recolour it (ESC
+    sequences), reorder the reply (bidi controls), start a fake line, or hide part of itself
+    (zero-width characters). A cut is marked with an ellipsis.
+    """
+    cut = text[:limit]
+    shown = cut if cut.isprintable() else "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in cut)
+    return shown + ("…" if len(text) > limit else "")
+
+
+# --- options -------------------------------------------------------------------------------------
+
+
+def unknown_option(name: str, flag_help: str) -> str:
+    return f"I don't know the option `--{quoted(name)}`. Options: {flag_help}"
+
+
+def option_needs_value(name: str, what: str) -> str:
+    return f"`--{name}` needs a value ({what})."
+
+
+def option_not_a(name: str, what: str, raw: str) -> str:
+    return f"`--{name}` should be {what}, not `{quoted(raw)}`."
+
+
 # --- intake ------------------------------------------------------------------------------------
 
 OPTIONS_CLASH = "Some of those options can't be used together."
@@ -24,7 +55,7 @@ def text_too_long(length: int, limit: int) -> str:
 
 
 def model_unavailable(model: str, offered: Iterable[str]) -> str:
-    return f"The model `{model[:30]}` isn't available here. Try: {', '.join(offered)}."
+    return f"The model `{quoted(model, 30)}` isn't available here. Try: {', '.join(offered)}."
 
 
 def format_eta(seconds: float) -> str:
@@ -168,15 +199,16 @@ def cleared(count: int) -> str:
 
 def banned(user_id: str, reason: str, cancelled: int) -> str:
     because = f" ({reason})" if reason else ""
-    return f"Banned {user_id}{because}; {cancelled} waiting jobs cancelled."
+    return f"Banned {quoted(user_id, 64)}{because}; {cancelled} waiting jobs cancelled."
 
 
 def unbanned(user_id: str, was_banned: bool) -> str:
-    return f"Unbanned {user_id}." if was_banned else f"{user_id} was not banned."
+    who = quoted(user_id, 64)
+    return f"Unbanned {who}." if was_banned else f"{who} was not banned."
 
 
 def unknown_limit(name: str, names: Iterable[str]) -> str:
-    return f"Unknown limit `{name[:30]}`. Limits: {', '.join(names)}."
+    return f"Unknown limit `{quoted(name, 30)}`. Limits: {', '.join(names)}."
 
 
 def limit_not_a_number(name: str, low: float, high: float) -> str:
@@ -203,7 +235,7 @@ def blocked_words_now(words: list[str]) -> str:
 
 
 def unknown_category(name: str, categories: Iterable[str]) -> str:
-    return f"Unknown category `{name[:30]}`. Categories: {', '.join(categories)}."
+    return f"Unknown category `{quoted(name, 30)}`. Categories: {', '.join(categories)}."
 
 
 def category_always_on(label: str) -> str:

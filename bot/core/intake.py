@@ -39,6 +39,9 @@ class Intake(CoreBase):
         model = options.pop("model", None) or self.settings.model
         if model not in self.models:
             return refused("invalid", texts.model_unavailable(model, self.models))
+        if isinstance(options.get("negative_prompt"), str):
+            # Stored, shown by /show and written into the clip like the prompt: cleaned the same way.
+            options["negative_prompt"] = clean(options["negative_prompt"])
         try:
             request = build_request(clean(prompt), model=get_preset(model), **options)
         except InvalidRequest as exc:

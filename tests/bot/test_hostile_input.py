@@ -9,12 +9,15 @@ quantifiers, a length cap before anything else), and a timed unit test would onl
 
 from __future__ import annotations
 
+import io
+import json
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-from bot.console import split_line
+from bot.console import ConsoleAdapter, split_line
 from bot.flags import parse_prompt
 from bot.policy import PromptPolicy
 from engine.presets import get_preset
@@ -23,6 +26,11 @@ from tests.bot.console_session import Session, console_session
 
 TINY = get_preset("tiny")
 SMALL = "--frames 2 --steps 1 --width 16 --height 16"
+# Everything a terminal would act on instead of showing: C0 controls but the newline, DEL and
+# C1 controls, the bidi controls, and the Unicode line and paragraph separators.
+TERMINAL_CONTROLS = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 
 
 @pytest.fixture
@@ -193,3 +201,66 @@ async def test_job_numbers_in_odd_digits(session: Session) -> None:
         assert "is not a job number" in got["text"]
     got = await answer(session, "mod: /mod cancel ¹")
     assert (got["event"], got["reason"]) == ("refused", "invalid")
+
+
+# --- 3. nothing a member typed reaches the terminal as a control character ------------------------
+
+HOSTILE_LINES = [
+    ("alice: a cat --seed \x1b[2J\x1b[H", "\\x1b[2J\\x1b[H"),
+    ("alice: a cat --frames 1\x9b31m", "1\\x9b31m"),
+    ("alice: a cat --ar \x1b[31mred", "\\x1b[31mred"),
+    ("alice: a cat --model \x1b]0;pwned\x07", "\\x1b]0;pwned\\x07"),
+    ("alice: /cancel \x1b[31m1", "\\x1b[31m1"),
+    ("alice: /fo\u202eo", "/fo\\u202eo"),
+    ("alice: a cat --\x1b[1mbold 3", "--\\x1b[1mbold"),
+    ("alice: /show \u2066\u2069\u200e", "\\u2066\\u2069\\u200e"),
+    ("alice: a cat --steps 1\x00\x08\x7f", "1\\x00\\x08\\x7f"),
+    ("mod: /mod ban \x1b[31mmallory\u202e", "\\x1b[31mmallory\\u202e"),
+    ("mod: /mod category \x1b[5mblink on", "\\x1b[5mblink"),
+]
+
+
+@pytest.mark.parametrize(("line", "shown"), HOSTILE_LINES, ids=lambda value: repr(value)[:30])
+async def test_refusals_spell_out_control_characters_on_the_terminal(
+    session: Session, line: str, shown: str
+) -> None:
+    session.console.adapter.as_json = False  # as a person runs it
+    await session.console.handle(line)
+    out = session.new_output()
+    assert out.endswith("\n") and out.count("\n") == 1, out  # one answer, on one line
+    assert not TERMINAL_CONTROLS.search(out), repr(out)
+    assert shown in out, out  # spelled out, so a moderator sees that something was there
+
+
+@pytest.mark.parametrize(("line", "shown"), HOSTILE_LINES, ids=lambda value: repr(value)[:30])
+async def test_json_events_carry_no_raw_control_character(session: Session, line: str, shown: str) -> None:
+    await session.console.handle(line)
+    out = session.new_output()
+    assert not TERMINAL_CONTROLS.search(out), repr(out)
+    [event] = [json.loads(text) for text in out.splitlines()]
+    assert shown in event["text"]
+
+
+async def test_what_the_console_prints_from_the_journal_is_inert_too(session: Session) -> None:
+    """/show and /mod audit print stored text: a negative prompt, a banned name as typed."""
+    queued = await answer(session, f"alice: a cat --neg \x1b[31mred\x9b0m {SMALL}")
+    request = (await session.core.db.get(queued["job"])).request
+    assert request.negative_prompt == "[31mred0m"  # stored cleaned, like the prompt
+    await session.say("mod: /mod ban \x9bmallory\u202e")
+    [audit] = await session.say("mod: /mod audit")
+    assert "\x9bmallory\u202e" in audit["text"]  # JSON escapes decode to the very text stored
+    session.console.adapter.as_json = False
+    for line in ("alice: /show 1", "mod: /mod audit"):
+        await session.console.handle(line)
+        out = session.new_output()
+        assert not TERMINAL_CONTROLS.search(out), repr(out)
+    assert "\\x9bmallory\\u202e" in out
+
+
+def test_a_json_event_stays_one_line_whatever_separators_its_text_holds() -> None:
+    out = io.StringIO()
+    text = "a\u2028b\u2029c\x85d\x1ce\u202ef\x1bg"
+    ConsoleAdapter(out, as_json=True).emit("info", "u", text)
+    [line] = out.getvalue().splitlines()  # splitlines() splits at every one of those separators
+    assert json.loads(line)["text"] == text
+    assert not TERMINAL_CONTROLS.search(out.getvalue()[:-1])
