@@ -39,12 +39,6 @@ async def session(make_settings: Callable[..., Any]) -> AsyncIterator[Session]:
         yield session
 
 
-async def answer(session: Session, line: str) -> dict[str, Any]:
-    events = await session.say(line)
-    assert len(events) == 1, events
-    return events[0]
-
-
 # --- 1. the console line: no regex, one pass --------------------------------------------------
 
 
@@ -73,16 +67,16 @@ def test_split_line(line: str, parts: tuple[str, str] | None) -> None:
 
 @pytest.mark.parametrize("line", [" " * 65_536, " " * 32_768 + ":", "\t" * 65_536 + ": /queue"])
 async def test_a_blank_line_of_any_length_gets_the_usage_hint(session: Session, line: str) -> None:
-    got = await answer(session, line)
+    got = await session.answer_to(line)
     assert (got["event"], got["user"]) == ("info", "?")
 
 
 async def test_a_huge_line_is_refused_with_its_length_and_queues_nothing(session: Session) -> None:
     line = "alice: a cat " + "x" * 100_000
-    got = await answer(session, line)
+    got = await session.answer_to(line)
     assert (got["event"], got["reason"], got["user"]) == ("refused", "invalid", "alice")
     assert f"{len(line):,}" in got["text"]
-    assert (await answer(session, "alice: /history"))["jobs"] == []
+    assert (await session.answer_to("alice: /history"))["jobs"] == []
 
 
 # --- 1. the prompt-and-flag parser ----------------------------------------------------------------
@@ -165,7 +159,7 @@ def test_policy_on_runs_built_to_backtrack(policy: PromptPolicy, prompt: str, ca
     ids=lambda value: repr(value)[:30],
 )
 async def test_huge_and_odd_numbers_get_a_clear_refusal(session: Session, options: str, says: str) -> None:
-    got = await answer(session, f"alice: a cat {options}")
+    got = await session.answer_to(f"alice: a cat {options}")
     assert (got["event"], got["reason"]) == ("refused", "invalid"), got
     assert says in got["text"]
 
@@ -183,23 +177,23 @@ async def test_huge_and_odd_numbers_get_a_clear_refusal(session: Session, option
 async def test_digits_of_any_script_are_read_as_numbers(
     session: Session, options: str, frames: int, steps: int, seed: int
 ) -> None:
-    got = await answer(session, f"alice: a cat {options} --width 16 --height 16")
+    got = await session.answer_to(f"alice: a cat {options} --width 16 --height 16")
     assert got["event"] == "queued", got
     request = (await session.core.db.get(got["job"])).request
     assert (request.frames, request.steps, request.seed) == (frames, steps, seed)
 
 
 async def test_job_numbers_in_odd_digits(session: Session) -> None:
-    queued = await answer(session, f"alice: a cat {SMALL}")
+    queued = await session.answer_to(f"alice: a cat {SMALL}")
     assert (queued["event"], queued["job"]) == ("queued", 1)
-    shown = await answer(session, "alice: /show ١")  # Arabic-Indic one
+    shown = await session.answer_to("alice: /show ١")  # Arabic-Indic one
     assert shown["event"] == "info" and "Job 1 " in shown["text"], shown
-    assert (await answer(session, "alice: /show ３"))["reason"] == "not_found"  # fullwidth three
+    assert (await session.answer_to("alice: /show ３"))["reason"] == "not_found"  # fullwidth three
     for line in ("alice: /cancel ²", "alice: /show ¹", "alice: /reroll ①", "alice: /show " + "9" * 3000):
-        got = await answer(session, line)
+        got = await session.answer_to(line)
         assert (got["event"], got["reason"]) == ("refused", "invalid"), (line[:30], got)
         assert "is not a job number" in got["text"]
-    got = await answer(session, "mod: /mod cancel ¹")
+    got = await session.answer_to("mod: /mod cancel ¹")
     assert (got["event"], got["reason"]) == ("refused", "invalid")
 
 
@@ -243,7 +237,7 @@ async def test_json_events_carry_no_raw_control_character(session: Session, line
 
 async def test_what_the_console_prints_from_the_journal_is_inert_too(session: Session) -> None:
     """/show and /mod audit print stored text: a negative prompt, a banned name as typed."""
-    queued = await answer(session, f"alice: a cat --neg \x1b[31mred\x9b0m {SMALL}")
+    queued = await session.answer_to(f"alice: a cat --neg \x1b[31mred\x9b0m {SMALL}")
     request = (await session.core.db.get(queued["job"])).request
     assert request.negative_prompt == "[31mred0m"  # stored cleaned, like the prompt
     await session.say("mod: /mod ban \x9bmallory\u202e")
