@@ -83,7 +83,7 @@ class Renderer:
             return []
         keys = {r.batch_key() for r in batch}
         if len(keys) != 1 or batch[0].model != self.preset.name:
-            raise IncompatibleBatch("a batch must share model, frames, size, steps and guidance")
+            raise IncompatibleBatch("a batch must share every option but prompt, negative prompt and seed")
         first = batch[0]
         if should_cancel is not None and should_cancel():
             raise Cancelled()

@@ -21,6 +21,10 @@ class InvalidRequest(ValueError):
     """An option a user gave is out of range; the message is safe to show them."""
 
 
+# What each request of a batch brings to the one pipeline call on its own.
+_PER_ITEM = frozenset({"prompt", "negative_prompt", "seed"})
+
+
 @dataclass(frozen=True)
 class RenderRequest:
     """A fully resolved request: every value is set and within the preset's limits."""
@@ -37,8 +41,15 @@ class RenderRequest:
     seed: int
 
     def batch_key(self) -> tuple[Any, ...]:
-        """Requests with equal keys can share one pipeline call."""
-        return (self.model, self.frames, self.width, self.height, self.steps, self.guidance)
+        """Requests with equal keys can share one pipeline call.
+
+        Every field but the three each request brings to the call on its own (prompt, negative
+        prompt and, through its generator, seed): the pipeline is called with one frame count,
+        size, step count and guidance for the whole batch, the frame rate conditions models
+        like LTX-Video, and the encoder writes each clip at its own fps. Listing what may
+        differ, rather than what must match, keeps a field added later out of mixed batches.
+        """
+        return tuple(getattr(self, name) for name in self.__dataclass_fields__ if name not in _PER_ITEM)
 
     @property
     def seconds(self) -> float:

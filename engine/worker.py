@@ -114,7 +114,8 @@ class Worker:
             return False
         for job in jobs:
             self.on_event("claimed", job.id)
-        self.process(jobs)
+        for batch in _batches(jobs):
+            self.process(batch)
         return True
 
     # --- one batch -----------------------------------------------------------------------------
@@ -186,6 +187,23 @@ class Worker:
         if not self.journal.complete(job.id, self.name, attempt, str(path), result.seconds):
             log.warning("job %s: finished after losing the lease; discarding clip", job.id)
             path.unlink(missing_ok=True)
+
+
+def _batches(jobs: list[Job]) -> list[list[Job]]:
+    """The claimed jobs as runs that may share one pipeline call, by their requests' keys now.
+
+    The journal batches by the key stored when a job was queued, and a job queued before a
+    field joined the key carries the older key: two of them may match and still need calls of
+    their own (different fps, say). Rendered as one batch, they would fail as incompatible on
+    every attempt until they died.
+    """
+    batches: list[list[Job]] = []
+    for job in jobs:
+        if batches and batches[-1][0].request.batch_key() == job.request.batch_key():
+            batches[-1].append(job)
+        else:
+            batches.append([job])
+    return batches
 
 
 def _reason(exc: BaseException) -> str:

@@ -322,6 +322,8 @@ def test_batch_key_separates_incompatible_requests() -> None:
     assert a.batch_key() != build_request("a cat", frames=9, seed=1).batch_key()
     assert a.batch_key() != build_request("a cat", steps=3, seed=1).batch_key()
     assert a.batch_key() != build_request("a cat", width=72, seed=1).batch_key()
+    assert a.batch_key() != build_request("a cat", fps=12, seed=1).batch_key()
+    assert a.batch_key() != build_request("a cat", guidance=3, seed=1).batch_key()
 
 
 def test_clip_metadata_carries_prompt_and_settings() -> None:
