@@ -15,6 +15,8 @@ from typing import Any
 from engine.presets import Preset, get_preset
 
 MAX_SEED = 2**32 - 1
+# The lowest frame rate any preset takes; with a preset's most frames it sets the longest clip.
+MIN_FPS = 1
 
 
 class InvalidRequest(ValueError):
@@ -75,6 +77,13 @@ class RenderRequest:
         if self.negative_prompt:
             comment += f" negative={self.negative_prompt}"
         return {"title": self.prompt, "comment": comment}
+
+
+def longest_seconds(preset: Preset) -> float:
+    """The longest clip `build_request` accepts for `preset`, in seconds: its most frames at the
+    lowest frame rate. What a chat surface advertises as the range of a length option, so that
+    the range and the validation can never disagree."""
+    return preset.max_frames / MIN_FPS
 
 
 def random_seed() -> int:
@@ -143,7 +152,7 @@ def build_request(
         raise InvalidRequest(f"The negative prompt can be at most {preset.max_prompt_chars} characters.")
 
     fps = preset.default_fps if fps is None else fps
-    _check_range("fps", fps, 1, preset.max_fps)
+    _check_range("fps", fps, MIN_FPS, preset.max_fps)
     fps = int(fps)
 
     if frames is not None and seconds is not None:

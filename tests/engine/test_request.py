@@ -93,6 +93,17 @@ def test_seconds_and_fps_become_frames(model: str, kwargs: dict, frames: int, fp
     assert r.seconds == pytest.approx(frames / fps)
 
 
+@pytest.mark.parametrize("name", ALL_PRESETS)
+def test_the_longest_clip_is_max_frames_at_one_fps_and_no_longer(name: str) -> None:
+    """What /video advertises as the longest length; anything longer is refused at every rate."""
+    p = get_preset(name)
+    assert build_request("a cat", model=name, seconds=p.max_frames, fps=1, seed=1).frames == p.max_frames
+    with pytest.raises(InvalidRequest, match="Length"):
+        build_request("a cat", model=name, seconds=p.max_frames + 0.01, fps=1, seed=1)
+    with pytest.raises(InvalidRequest, match="fps"):
+        build_request("a cat", model=name, seconds=p.max_frames, fps=0.5, seed=1)
+
+
 def test_longest_allowed_length_gives_max_frames() -> None:
     p = get_preset("tiny")
     r = build_request("a cat", seconds=p.max_frames / p.default_fps, seed=1)

@@ -23,7 +23,7 @@ from bot.discord.components import RemixModal, job_id_of, status_view
 from bot.discord.texts import retry_text, status_text
 from bot.texts import queue_line
 from engine.presets import PRESETS, get_preset
-from engine.request import MAX_SEED
+from engine.request import MAX_SEED, MIN_FPS, longest_seconds
 
 ASPECTS = ["1:1", "16:9", "9:16", "4:3", "3:4", "21:9"]
 # A user mention. Snowflakes have at most 20 digits: a longer run is text, and is never handed to
@@ -51,7 +51,9 @@ class Video(commands.Cog):
         presets = [PRESETS[name] for name in core.models]
         max_frames = max(p.max_frames for p in presets)
         max_fps = max(p.max_fps for p in presets)
-        max_seconds = max(p.max_frames / 1 for p in presets)
+        # Discord ranges cannot depend on another option: this is the longest clip at the lowest
+        # fps; a length too long for the fps asked (or the default) is refused with that fps's limit.
+        max_seconds = max(longest_seconds(p) for p in presets)
         max_steps = max(p.max_steps for p in presets)
         max_guidance = max(p.max_guidance for p in presets)
         max_prompt = max(p.max_prompt_chars for p in presets)
@@ -76,7 +78,7 @@ class Video(commands.Cog):
             negative: app_commands.Range[str, 0, max_prompt] | None = None,  # type: ignore[valid-type]
             seconds: app_commands.Range[float, 0.1, max_seconds] | None = None,  # type: ignore[valid-type]
             frames: app_commands.Range[int, 1, max_frames] | None = None,  # type: ignore[valid-type]
-            fps: app_commands.Range[int, 1, max_fps] | None = None,  # type: ignore[valid-type]
+            fps: app_commands.Range[int, MIN_FPS, max_fps] | None = None,  # type: ignore[valid-type]
             aspect: str | None = None,
             steps: app_commands.Range[int, 1, max_steps] | None = None,  # type: ignore[valid-type]
             guidance: app_commands.Range[float, 0.0, max_guidance] | None = None,  # type: ignore[valid-type]
