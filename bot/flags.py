@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-import shlex
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,19 +92,65 @@ class Parsed:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+# Shell-style words as shlex.split(posix=True) reads them, in one pass. shlex itself appends
+# every character to a string attribute, copying the word each time: quadratic in a word's
+# length (bench/hostile_input.py). Here each alternative starts with a character none of the
+# others can, and every quantifier is possessive, so nothing backtracks. Separators are
+# shlex's four, not all of Unicode's whitespace.
+_PLAIN = r"[^ \t\r\n'\"\\]++"
+_ESCAPED = r"\\(.)"
+_SINGLE = r"'([^']*+)'"
+_DOUBLE = r'"((?:[^"\\]++|\\.)*+)"'
+_GAP = r"([ \t\r\n]++)"
+_SHELL_WORDS = re.compile("|".join((_PLAIN, _ESCAPED, _SINGLE, _DOUBLE, _GAP)), re.DOTALL)
+# The same with a single quote as an ordinary character.
+_DOUBLE_ONLY = re.compile("|".join((_PLAIN.replace("'", ""), _ESCAPED, "((?!))", _DOUBLE, _GAP)), re.DOTALL)
+# Inside double quotes a backslash escapes only a double quote or a backslash.
+_IN_DOUBLE_ESCAPE = re.compile(r'\\(["\\])')
+
+
+def _shell_words(text: str, pieces: re.Pattern[str]) -> list[str]:
+    """Split like shlex (posix, whitespace_split, no comments); ValueError on an unclosed quote
+    or a trailing backslash, as shlex raises."""
+    words: list[str] = []
+    word: list[str] | None = None
+    end = 0
+    for match in pieces.finditer(text):
+        if match.start() != end:
+            raise ValueError("no closing quotation")  # nothing could read the text from `end` on
+        end = match.end()
+        escaped, single, double, gap = match.groups()
+        if gap is not None:
+            if word is not None:
+                words.append("".join(word))
+                word = None
+            continue
+        if word is None:
+            word = []
+        if escaped is not None:
+            word.append(escaped)
+        elif single is not None:
+            word.append(single)
+        elif double is not None:
+            word.append(_IN_DOUBLE_ESCAPE.sub(r"\1", double))
+        else:
+            word.append(match.group())
+    if end != len(text):
+        raise ValueError("no closing quotation")
+    if word is not None:
+        words.append("".join(word))
+    return words
+
+
 def _split(text: str) -> list[str]:
     try:
-        return shlex.split(text, posix=True)
+        return _shell_words(text, _SHELL_WORDS)
     except ValueError:
         pass
     # A lone single quote ("the '90s") is not a quote either: honour double quotes only, so
     # `the '90s --neg "low quality"` still keeps its quoted value together.
-    lexer = shlex.shlex(text, posix=True)
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    lexer.quotes = '"'
     try:
-        return list(lexer)
+        return _shell_words(text, _DOUBLE_ONLY)
     except ValueError:
         return text.split()  # unbalanced double quotes too: plain splitting
 

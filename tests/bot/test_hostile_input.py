@@ -12,13 +12,16 @@ from __future__ import annotations
 import io
 import json
 import re
+import shlex
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.console import ConsoleAdapter, split_line
-from bot.flags import parse_prompt
+from bot.flags import _split, parse_prompt
 from bot.policy import PromptPolicy
 from engine.presets import get_preset
 from engine.request import MAX_SEED, InvalidRequest
@@ -99,6 +102,32 @@ async def test_a_huge_line_is_refused_with_its_length_and_queues_nothing(session
 def test_parse_prompt_on_runs_built_to_backtrack(text: str, prompt: str, options: dict[str, Any]) -> None:
     parsed = parse_prompt(text)
     assert (parsed.prompt, parsed.options) == (prompt, options)
+
+
+def shlex_words(text: str) -> list[str]:
+    """How the parser split words before: the standard library's shlex, quadratic in a word's length."""
+    try:
+        return shlex.split(text, posix=True)
+    except ValueError:
+        pass
+    lexer = shlex.shlex(text, posix=True)
+    lexer.whitespace_split, lexer.commenters, lexer.quotes = True, "", '"'
+    try:
+        return list(lexer)
+    except ValueError:
+        return text.split()
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(st.text(alphabet=st.sampled_from(["a", "b", " ", "\t", "\n", "\r", "'", '"', "\\", "\u3000", "é"])))
+def test_words_split_exactly_as_shlex_split_them(text: str) -> None:
+    """The one-pass splitter reads quotes and backslashes as shlex does, unclosed ones included."""
+    assert _split(text) == shlex_words(text)
+
+
+def test_a_word_as_long_as_a_message_is_one_word() -> None:
+    assert parse_prompt("x" * 3990 + " --seed 3").options == {"seed": 3}
+    assert parse_prompt("'" + "x" * 3980 + " y' --seed 3").prompt == "x" * 3980 + " y"
 
 
 def test_text_longer_than_any_discord_message_is_refused_with_its_length() -> None:
