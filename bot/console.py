@@ -126,6 +126,10 @@ class ConsoleAdapter:
         self.out.write(line + "\n")
         self.out.flush()
 
+    def flush(self) -> None:
+        """Wait until everything emitted so far is written (for hosts that read `out` back)."""
+        self._writer.submit(self.out.flush).result()
+
     def close(self) -> None:
         """Wait until everything emitted is written."""
         self._writer.shutdown(wait=True)

@@ -45,6 +45,7 @@ class Session:
         return answers[0]
 
     def new_output(self) -> str:
+        self.console.adapter.flush()  # the console writes from a thread of its own
         text = self.out.getvalue()[self._read :]
         self._read += len(text)
         return text

@@ -337,6 +337,10 @@ def restore_cap() -> Iterator[None]:
 def test_fair_queue_state_machine(restore_cap: None) -> None:
     machine = FairQueue.TestCase
     machine.settings = settings(
-        max_examples=60, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        max_examples=60,
+        stateful_step_count=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+        database=None,
     )
     machine().runTest()
