@@ -183,6 +183,9 @@ def help_model(name: str, preset: Any) -> str:
 
 # --- moderators --------------------------------------------------------------------------------
 
+# Why a finished clip could not be posted, when the surface's own error says nothing useful.
+DELIVERY_BROKE = "something went wrong on our side"
+
 NOT_MOD = "Only moderators can do that."
 OWNER_ONLY = "Only the bot's owners can do that: it acts on every server, not just this one."
 NOT_YOUR_CLIP = "Only the person who asked for that video can re-roll or remix it."

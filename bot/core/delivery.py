@@ -80,6 +80,8 @@ class Dispatcher:
         # Test harnesses (simcord) need to know when the bot is idle on purpose.
         self.idle_wait: IdleWait = idle_wait or (lambda aw: aw)
         self.poll = poll
+        # Tries of one reply before giving up (and telling the requester, where possible).
+        self.max_attempts = MAX_DELIVERY_ATTEMPTS
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -213,7 +215,7 @@ class Dispatcher:
                 updates = await self.adapter.deliver(job)
             except DeliveryError as exc:
                 attempts = job.delivery_attempts + 1
-                give_up = not exc.retry or attempts >= MAX_DELIVERY_ATTEMPTS
+                give_up = not exc.retry or attempts >= self.max_attempts
                 log.warning("delivery of job %s failed (attempt %s): %s", job.id, attempts, exc)
                 await db.delivery_failed(job.id, str(exc), retry_in=None if give_up else backoff(attempts))
                 if give_up:
@@ -222,8 +224,10 @@ class Dispatcher:
             except Exception as exc:
                 log.exception("delivery of job %s crashed", job.id)
                 attempts = job.delivery_attempts + 1
-                retry = None if attempts >= MAX_DELIVERY_ATTEMPTS else backoff(attempts)
+                retry = None if attempts >= self.max_attempts else backoff(attempts)
                 await db.delivery_failed(job.id, f"{type(exc).__name__}: {exc}"[:300], retry_in=retry)
+                if retry is None:  # whatever the reason it gave up, the requester hears of it
+                    await self._tell_undeliverable(job, texts.DELIVERY_BROKE)
                 return
             finally:
                 keep.cancel()

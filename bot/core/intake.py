@@ -77,17 +77,23 @@ class Intake(CoreBase):
         parent_id: int | None,
         reply: dict[str, Any] | None,
     ) -> tuple[Job, admission.Refusal | None]:
-        """Policy and admission on the journal's thread, in the transaction that records the job."""
+        """Policy, then admission in the transaction that records the job, on the journal's thread.
+
+        The policy runs before the write lock is taken: it is the slow part, and every other
+        writer (workers reporting progress, other bot processes) would wait for it. Only the
+        admission counts and the insert hold the lock.
+        """
         settings = self.settings
+        rules = admission.guild_config(journal, who.guild_id)
+        verdict = self.policy.check(
+            # The prompt as typed: cleaning drops bidi overrides, which the policy reads.
+            typed,
+            disabled=rules.disabled_categories,
+            custom_words=rules.blocked_words,
+        )
 
         def admit(journal: Journal) -> admission.Refusal | None:
-            cfg = admission.guild_config(journal, who.guild_id)
-            verdict = self.policy.check(
-                # The prompt as typed: cleaning drops bidi overrides, which the policy reads.
-                typed,
-                disabled=cfg.disabled_categories,
-                custom_words=cfg.blocked_words,
-            )
+            cfg = admission.guild_config(journal, who.guild_id)  # as of the lock: a pause counts
             if not verdict.allowed:
                 journal.audit(
                     "refused", actor_id=None, guild_id=who.guild_id, user_id=who.user_id,

@@ -191,7 +191,9 @@ class DiscordAdapter:
                     raise DeliveryError(texts.discord_error(exc.status), retry=True) from exc
                 if isinstance(exc, discord.Forbidden):
                     raise DeliveryError(texts.NO_PERMISSION, retry=False) from exc
-                raise
+                # Another client error (a deleted channel, a bad request): trying the same
+                # request again would only fail again, six times over.
+                raise DeliveryError(texts.discord_error(exc.status), retry=False) from exc
         raise DeliveryError(texts.CLIP_TOO_LARGE, retry=False)
 
     async def _send_clip(self, job: Job, path: Path) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import pytest
 
 from bot.core import Answer, Core, DeliveryError, Requester
 from bot.moderation import Moderation
+from bot.policy import PromptPolicy
 from engine.journal import Job, JobState, Journal, fair
 from engine.request import build_request
 from engine.worker import Worker
@@ -550,6 +551,68 @@ async def test_two_dispatchers_on_one_database_deliver_each_job_once(
     await idle(first)
     await idle(second)
     assert sorted(one.calls + two.calls) == ids
+
+
+class Undeliverable(Recorder):
+    """A surface whose sends always crash, and that can tell a requester their clip is stuck."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told: list[tuple[int, str]] = []
+        self.told_event = asyncio.Event()
+
+    async def deliver(self, job: Job) -> dict[str, Any] | None:
+        self.calls.append(job.id)
+        raise RuntimeError("the surface's client blew up")
+
+    async def undeliverable(self, job: Job, reason: str) -> None:
+        self.told.append((job.id, reason))
+        self.told_event.set()
+
+
+async def test_when_a_delivery_gives_up_for_any_reason_the_requester_is_told(
+    start_core: StartCore, renderer: Any
+) -> None:
+    adapter = Undeliverable()
+    core = await start_core(adapter)
+    assert core.dispatcher is not None
+    core.dispatcher.max_attempts = 1  # give up at the first crash
+    job_id = queued(await core.submit(ALICE, "a glass harbour", TINY))
+    await render_all(core, renderer)
+    async with asyncio.timeout(20):
+        await adapter.told_event.wait()
+    assert [job for job, _ in adapter.told] == [job_id] and adapter.calls == [job_id]
+    job = await core.db.get(job_id)
+    assert job is not None and job.delivery == "failed"
+
+
+class WatchingPolicy(PromptPolicy):
+    """The real policy, noting whether the journal held its write lock while it ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conn: Any = None
+        self.locked: list[bool] = []
+
+    def check(self, *args: Any, **kwargs: Any) -> Any:
+        self.locked.append(self.conn.in_transaction)
+        return super().check(*args, **kwargs)
+
+
+async def test_the_policy_runs_before_the_write_lock_is_taken(make_settings: Callable[..., Any]) -> None:
+    policy = WatchingPolicy()
+    core = Core(make_settings(), Recorder(), policy=policy)
+    await core.start()
+    try:
+        policy.conn = core.db.sync.conn
+        queued(await core.submit(ALICE, "a quiet harbour", TINY))
+        refused = await core.submit(BOB, "a nude statue", TINY)
+        assert refused.reason == "policy"
+        assert policy.locked == [False, False]
+        # The refusal is still recorded and audited, in the transaction that holds the lock.
+        assert [e["action"] for e in await core.db.audit_log("g1")] == ["refused"]
+    finally:
+        await core.close()
 
 
 def test_a_second_sender_never_takes_a_live_delivery(make_settings: Callable[..., Any]) -> None:
