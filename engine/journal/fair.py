@@ -68,12 +68,6 @@ def fair_order(
     return [Waiting(*r) for r in rows]
 
 
-def head(conn: sqlite3.Connection, models: Sequence[str] | None = None) -> Waiting | None:
-    """The job a worker serving `models` takes next."""
-    first = fair_order(conn, models, limit=1)
-    return first[0] if first else None
-
-
 # --- tags ------------------------------------------------------------------------------------
 
 

@@ -749,28 +749,3 @@ async def test_async_journal_leaves_the_loop_free_while_a_call_waits(
         if blocker.conn.in_transaction:
             blocker.conn.execute("ROLLBACK")
         await journal.close()
-
-
-def test_head_matches_the_first_of_the_full_fair_order(tmp_path) -> None:
-    """Claims use the cheap `head` query; it must agree with the full ranking every time."""
-    import random
-
-    rng = random.Random(7)
-    journal = Journal(tmp_path / "head.db")
-    users = [f"u{i}" for i in range(6)]
-    for _ in range(120):
-        journal.enqueue(
-            build_request("a cat", model="tiny", seed=1), user_id=rng.choice(users), adapter="t",
-            priority=rng.choice([0, 0, 0, 1]),
-        )  # fmt: skip
-    while True:
-        order = fair.fair_order(journal.conn)
-        first = fair.head(journal.conn)
-        if not order:
-            assert first is None
-            break
-        assert first is not None and first.id == order[0].id
-        [claimed] = journal.claim(f"w{rng.randrange(3)}")
-        assert claimed.id == order[0].id
-        if rng.random() < 0.5:  # finish some, leave others running so rounds shift
-            journal.complete(claimed.id, claimed.owner, claimed.attempts, "x.mp4", 0.1)
