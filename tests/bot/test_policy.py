@@ -35,8 +35,24 @@ def pp() -> PromptPolicy:
     return PromptPolicy()
 
 
-def expected_message(category: str) -> str:
-    return rules._blocked(category).message
+# The refusals, written out: a change to any of them should be a deliberate edit here too.
+MESSAGES = {
+    "sexual": "Sorry, that prompt looks like it asks for sexual content, which this server doesn't allow.",
+    "minors": (
+        "Sorry, that prompt looks like it asks for sexual content involving minors, which is never allowed."
+    ),
+    "violence": (
+        "Sorry, that prompt looks like it asks for graphic violence, which this server doesn't allow."
+    ),
+    "hate": "Sorry, that prompt looks like it asks for hateful content, which this server doesn't allow.",
+    "public_figures": (
+        "Sorry, that prompt looks like it asks for real public figures, which this server doesn't allow."
+    ),
+    "trademarks": (
+        "Sorry, that prompt looks like it asks for trademarked characters, which this server doesn't allow."
+    ),
+    "custom": "Sorry, that prompt contains a word or phrase this server has blocked.",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,14 +73,12 @@ def test_an_innocent_prompt_passes_with_nothing_to_say(pp: PromptPolicy) -> None
 
 
 def test_messages_are_polite_and_name_the_category() -> None:
-    assert expected_message("violence") == (
-        "Sorry, that prompt looks like it asks for graphic violence, which this server doesn't allow."
-    )
-    for category in CATEGORIES:
-        assert CATEGORY_LABELS[category] in expected_message(category)
-        assert expected_message(category).startswith("Sorry")
-    assert "never allowed" in expected_message("minors")
-    assert CATEGORY_LABELS["custom"] in expected_message("custom")
+    assert set(MESSAGES) == set(CATEGORIES) | {"custom"}
+    for category, message in MESSAGES.items():
+        assert rules._blocked(category) == Verdict(False, category, message)
+        assert CATEGORY_LABELS[category] in message
+        assert message.startswith("Sorry")
+    assert "never allowed" in MESSAGES["minors"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,8 +212,11 @@ INNOCENT = [
 ]
 
 
-def test_innocent_corpus_is_large_enough() -> None:
-    assert len(INNOCENT) >= 30
+def test_innocent_corpus_would_fool_a_substring_filter() -> None:
+    """The corpus proves something only if a naive filter built from the same lists blocks it."""
+    terms = {text.lower() for _, _, text in _shipped_terms()}
+    tripped = [prompt for prompt in INNOCENT if any(term in prompt.lower() for term in terms)]
+    assert len(tripped) >= 30, tripped
 
 
 @pytest.mark.parametrize("prompt", INNOCENT)
@@ -286,7 +303,7 @@ HOSTILE = [
 @pytest.mark.parametrize(("prompt", "category"), HOSTILE)
 def test_evasions_are_caught(pp: PromptPolicy, prompt: str, category: str) -> None:
     verdict = pp.check(prompt)
-    assert verdict == Verdict(False, category, expected_message(category))
+    assert verdict == Verdict(False, category, MESSAGES[category])
 
 
 # Every shipped term, pushed through every disguise.
@@ -426,7 +443,7 @@ def test_disabled_accepts_any_iterable_and_ignores_unknown_names(pp: PromptPolic
 def test_custom_words(pp: PromptPolicy) -> None:
     words = ["frog", "green slime", "wiggl*"]
     verdict = pp.check("a frog on a lily pad", custom_words=words)
-    assert verdict == Verdict(False, "custom", expected_message("custom"))
+    assert verdict == Verdict(False, "custom", MESSAGES["custom"])
     assert "frog" not in verdict.message
     assert pp.check("three frogs", custom_words=words).category == "custom"
     assert pp.check("a fr0g", custom_words=words).category == "custom"
