@@ -333,6 +333,11 @@ def test_cancel_running_job_asks_the_worker(journal: Journal) -> None:
 def test_cancel_of_a_finished_job_changes_nothing(journal: Journal) -> None:
     job = rendered(journal)
     assert journal.cancel(job.id, by="alice") == job
+    # Nothing was written: the row is as it was, and the clip is still owed to its requester.
+    assert journal.get(job.id) == job
+    assert (job.state, job.cancel_requested) == (JobState.RENDERED, False)
+    assert journal.conn.execute("SELECT cancelled_by FROM jobs").fetchone()[0] is None
+    assert [j.id for j in journal.deliverable("discord")] == [job.id]
 
 
 def test_clear_cancels_one_guilds_waiting_jobs(journal: Journal) -> None:
@@ -439,12 +444,13 @@ def test_position_and_eta_from_measured_speed(journal: Journal, clock: Any) -> N
 
 def test_eta_uses_default_speed_then_a_running_average(journal: Journal) -> None:
     job = add(journal, frames=8, steps=2)
-    assert journal.position(job.id).eta_s == pytest.approx(16 * fair.DEFAULT_SEC_PER_COST)
+    # Before any measurement: 0.05 s per frame-step, so 8 frames x 2 steps is 0.8 s.
+    assert journal.position(job.id).eta_s == pytest.approx(16 * 0.05)
     journal.record_speed("tiny", 0.5)
     journal.record_speed("tiny", 1.0)
-    speed = 0.5 * (1 - fair.SPEED_ALPHA) + 1.0 * fair.SPEED_ALPHA  # 0.65
-    assert journal.sec_per_cost("tiny") == pytest.approx(speed)
-    assert journal.position(job.id).eta_s == pytest.approx(16 * speed)
+    # The first measurement is taken as is; later ones are averaged in at a weight of 0.3.
+    assert journal.sec_per_cost("tiny") == pytest.approx(0.65)  # 0.7 * 0.5 + 0.3 * 1.0
+    assert journal.position(job.id).eta_s == pytest.approx(16 * 0.65)
 
 
 def test_eta_counts_only_the_same_models_queue(journal: Journal) -> None:

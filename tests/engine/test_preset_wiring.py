@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -82,8 +83,19 @@ def assert_video(frames: np.ndarray, request: RenderRequest) -> None:
     assert frames.shape == (request.frames, request.height, request.width, 3)
 
 
+# The diffusers class behind each real model, written out rather than read from the preset.
+PIPELINE_CLASS = {
+    "ltx-video": "LTXPipeline",
+    "wan2.1-1.3b": "WanPipeline",
+    "cogvideox-2b": "CogVideoXPipeline",
+    "modelscope": "TextToVideoSDPipeline",
+    "zeroscope": "TextToVideoSDPipeline",
+}
+
+
 def test_tiny_pipeline_is_the_presets_class(renderer: Renderer) -> None:
-    assert type(renderer.pipe).__name__ == renderer.preset.pipeline_class
+    assert set(PIPELINE_CLASS) == set(REAL_PRESETS)
+    assert type(renderer.pipe).__name__ == PIPELINE_CLASS[renderer.preset.name]
 
 
 def test_render_shape_progress_and_seed(renderer: Renderer) -> None:
@@ -177,6 +189,18 @@ def test_folder_missing_a_component_is_model_unavailable(
 # its message here; the others run on the CPU.
 
 
+def attention_backends(model: Any) -> set[str | None]:
+    """The backend named on every attention processor of a model (None where none was set)."""
+    from diffusers.models.attention import AttentionModuleMixin
+
+    backends = set()
+    for module in model.modules():
+        if isinstance(module, AttentionModuleMixin):
+            backend = module.processor._attention_backend
+            backends.add(None if backend is None else str(backend.value))
+    return backends
+
+
 def test_first_block_cache_and_attention_backend_reach_the_model(
     tiny_model_folder: Callable[[str], Path], make_settings: Callable[..., EngineSettings]
 ) -> None:
@@ -189,6 +213,10 @@ def test_first_block_cache_and_attention_backend_reach_the_model(
     )
     transformer = tuned.pipe.transformer
     assert transformer.is_cache_enabled and not plain.pipe.transformer.is_cache_enabled
+    # set_attention_backend marks each attention processor; a plain load leaves them unset.
+    assert attention_backends(transformer) == {"native"}
+    assert attention_backends(plain.pipe.transformer) == {None}
+    assert tuned.pipe.vae.use_tiling and not plain.pipe.vae.use_tiling
     request = small_request(preset)
     [fast] = tuned.render(request)
     [exact] = plain.render(request)

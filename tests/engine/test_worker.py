@@ -366,12 +366,14 @@ def test_worker_that_lost_its_lease_drops_the_job_without_writing(
         assert dict(usurper.requeue_expired()) == {target.id: JobState.QUEUED}
         [taken] = usurper.claim("usurper")
         assert (taken.id, taken.attempts) == (target.id, 2)
+        # What the usurper left, before the stale worker is let go again.
+        left = usurper.get(target.id)
     finally:
         taken_over.set()
     try:
         assert moved_on.wait(timeout=60), "the stale worker did not move on to the next job"
         # The stale worker wrote nothing more: the row is exactly as the usurper left it.
-        assert db.get(target.id) == usurper.get(target.id)
+        assert db.get(target.id) == left
         assert db.get(target.id).progress_step == 0
         assert usurper.complete(target.id, "usurper", 2, "/clips/usurper.mp4", 1.0)
     finally:
