@@ -332,13 +332,14 @@ def test_restart_after_a_kill_delivers_every_job_exactly_once(
     assert [e for e in run1 + second.events if e["event"] in ("failed", "cancelled")] == []
     jobs = journal_jobs(db)
     assert set(jobs) == set(job_ids)
-    for job_id in job_ids:
+    # Each clip has the frame count its line asked for: 8, 2 and 2.
+    for job_id, typed_frames in zip(job_ids, [8, 2, 2], strict=True):
         job = jobs[job_id]
         assert (job.state, job.delivery) == (JobState.DELIVERED, "sent")
         (event,) = [e for e in run1 + second.events if e["event"] == "delivered" and e["job"] == job_id]
         assert event["path"] == job.clip_path
         frames, _ = decode_video(job.clip_path)
-        assert frames.shape[0] == job.request.frames
+        assert frames.shape[0] == typed_frames
     # The job that was rendering when the bot died was rendered again, by a second attempt.
     assert jobs[job_ids[0]].attempts == 2
     assert jobs[job_ids[0]].clip_path.endswith("-a2.mp4")
@@ -374,20 +375,22 @@ def test_normal_conversation(shared: Transcript) -> None:
     jobs = journal_jobs(shared.db)
     queued = [a for c, a in pairs if a["event"] == "queued"]
     assert len(queued) == 3
-    for answer in queued:
+    # What each line typed, as (frames, height, width, steps): the tiny preset's 64x64 unless an
+    # aspect ratio was asked for, and 16:9 at about the same area is 88x48.
+    typed = [(3, 64, 64, 2), (4, 48, 88, 2), (2, 64, 64, 2)]
+    for answer, (n_frames, height, width, steps) in zip(queued, typed, strict=True):
         job_id = answer["job"]
         assert answer["position"] >= 0 and answer["eta_s"] >= 0
         (delivered,) = shared.of("delivered", job_id)
         assert delivered["user"] == answer["user"]
         frames, _ = decode_video(delivered["path"])
-        request = jobs[job_id].request
-        assert frames.shape == (request.frames, request.height, request.width, 3)
+        assert frames.shape == (n_frames, height, width, 3)
         assert jobs[job_id].state == JobState.DELIVERED
         # Progress came first, step by step, up to the job's step count.
         progress = shared.of("progress", job_id)
         assert progress, f"no progress for job {job_id}"
         assert [p["step"] for p in progress] == sorted({p["step"] for p in progress})
-        assert all(p["total"] == request.steps and 1 <= p["step"] <= p["total"] for p in progress)
+        assert all(p["total"] == steps and 1 <= p["step"] <= p["total"] for p in progress)
         assert shared.events.index(progress[-1]) < shared.events.index(delivered)
     boat = jobs[queued[1]["job"]].request
     assert (boat.prompt, boat.negative_prompt, boat.width > boat.height) == (

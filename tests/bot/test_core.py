@@ -17,7 +17,7 @@ import pytest
 from bot.core import Answer, Core, DeliveryError, Requester
 from bot.moderation import Moderation
 from bot.policy import PromptPolicy
-from engine.journal import Job, JobState, Journal, fair
+from engine.journal import Job, JobState, Journal
 from engine.request import build_request
 from engine.worker import Worker
 from tests.conftest import Clock
@@ -202,9 +202,10 @@ async def test_eta_grows_with_position_and_uses_measured_speed(start_core: Start
     etas = [a.eta_s for a in answers]
     assert all(e is not None for e in etas)
     assert etas == sorted(etas) and len(set(etas)) == 4
-    # Nothing rendered yet: the default speed, and each job waits for those ahead of it.
+    # Nothing rendered yet: the default speed of 0.05 s per frame-step, and each job waits for
+    # those ahead of it.
     for position, eta in enumerate(etas, start=1):
-        assert eta == pytest.approx(position * TINY_COST * fair.DEFAULT_SEC_PER_COST)
+        assert eta == pytest.approx(position * TINY_COST * 0.05)
 
     worker = Worker(core.settings, renderer=renderer, name="eta-worker")
     try:
@@ -217,7 +218,7 @@ async def test_eta_grows_with_position_and_uses_measured_speed(start_core: Start
     measured_speed = await core.db.speed("tiny")
     speed = measured_speed.sec_per_cost
     assert speed == pytest.approx(measured)
-    assert speed != fair.DEFAULT_SEC_PER_COST
+    assert speed != 0.05
     # Encoding and storing the clip took time too: each job counts it once.
     assert measured_speed.overhead_s > 0
     per_job = TINY_COST * speed + measured_speed.overhead_s

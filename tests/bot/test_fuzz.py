@@ -8,6 +8,7 @@ must answer every line once, with `queued`, `refused` (never "Something went wro
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -52,6 +53,12 @@ prompts = st.one_of(
 )
 
 
+# The options parse_prompt can hand on, by the kind of value each one takes.
+TEXT_OPTIONS = {"aspect", "negative_prompt", "model"}
+WHOLE_OPTIONS = {"seed", "frames", "fps", "steps", "width", "height"}
+REAL_OPTIONS = {"seconds", "guidance"}
+
+
 def assert_readable(message: str, *, lines: int = 1) -> None:
     """Some text, no jargon, no control character but the newlines of a multi-line reply."""
     assert message.strip(), "an empty answer"
@@ -68,7 +75,15 @@ def test_parse_prompt_returns_a_prompt_or_a_readable_refusal(text: str) -> None:
         assert_readable(str(exc))
         return
     assert isinstance(parsed.prompt, str)
-    assert all(isinstance(key, str) for key in parsed.options)
+    assert set(parsed.options) <= TEXT_OPTIONS | WHOLE_OPTIONS | REAL_OPTIONS, parsed.options
+    for key, value in parsed.options.items():
+        if key in TEXT_OPTIONS:
+            assert isinstance(value, str), (key, value)
+        elif key in WHOLE_OPTIONS:
+            # A whole number; or infinity / nan, left for the range check to refuse.
+            assert type(value) is int or (type(value) is float and not math.isfinite(value)), (key, value)
+        else:
+            assert type(value) is float, (key, value)
 
 
 COMMANDS = ["/queue", "/history", "/stats", "/help", "/cancel", "/show", "/reroll", "/remix", "/", "/QUEUE"]
