@@ -156,11 +156,12 @@ async def test_video_command_status_then_clip_via_interaction(
         f"promptreel:{action}:{job_id}" for action in ("reroll", "remix", "info", "delete")
     ]
 
-    # The file is the rendered clip, untouched, and it decodes to the requested frames.
+    # The file is the rendered clip, untouched, and it decodes to what /video gives without
+    # options: the tiny model's 8 frames at 64x64.
     assert clip_bytes(job) == data
     frames, meta = decode_upload(data, tmp_path)
-    assert len(frames) == job.request.frames
-    assert meta["size"] == (job.request.width, job.request.height)
+    assert len(frames) == 8
+    assert meta["size"] == (64, 64)
 
     # The original response now is the clip, buttons swapped.
     original = fake.original_response(fi)
@@ -219,8 +220,8 @@ async def test_mention_status_reply_then_clip_pings_only_the_requester(
     assert clip_rec.json["nonce"] == f"promptreel-{job_id}"
     assert clip_rec.json["enforce_nonce"] is True
     assert [f.filename for f in clip_rec.files] == [f"promptreel-{job_id}.mp4"]
-    frames, _ = decode_upload(clip_rec.files[0].data, tmp_path)
-    assert len(frames) == job.request.frames
+    frames, meta = decode_upload(clip_rec.files[0].data, tmp_path)
+    assert (len(frames), meta["size"]) == (8, (64, 64))  # only a seed was asked for: the defaults
 
     # The status message was finished ("Done") and lost its cancel button.
     status_now = fake.messages[status_id]
@@ -310,7 +311,7 @@ async def test_upload_too_large_is_reencoded_smaller_without_rerender(
     small = accepted.files[0].data
     assert len(small) <= limit
     frames, _ = decode_upload(small, tmp_path)
-    assert len(frames) == job.request.frames
+    assert len(frames) == 24  # a smaller file, still every frame that was asked for
     original = fake.original_response(fi)
     assert original is not None and fake.attachment_bytes(original["attachments"][0]) == small
 
@@ -356,7 +357,7 @@ async def test_expired_interaction_token_falls_back_to_channel_reply(
     assert pings(clip_rec) == {"parse": [], "users": [fake.user.id], "replied_user": True}
     assert clip_rec.json["content"].startswith(f"<@{fake.user.id}> ")
     frames, _ = decode_upload(clip_rec.files[0].data, tmp_path)
-    assert len(frames) == job.request.frames == 16
+    assert len(frames) == 16
     clip_message = fake.messages[int(clip_rec.response["id"])]
     assert clip_message["message_reference"]["message_id"] == str(status_id)
     assert custom_ids(clip_message["components"])[0] == f"promptreel:reroll:{job_id}"

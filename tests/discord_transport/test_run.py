@@ -96,7 +96,13 @@ async def test_logs_in_where_every_privileged_intent_is_off(
     bot = create_bot(settings_for())
     async with fake.run_client(bot, timeout=60):
         assert bot.user is not None and bot.user.id == fake.bot_user.id
-    assert fake.identify_payloads[0]["intents"] == INTENTS.value
+    # The intents sent in IDENTIFY, as Discord's gateway bits: no privileged one, and the three
+    # the bot works from.
+    intents = fake.identify_payloads[0]["intents"]
+    for privileged in (1 << 1, 1 << 8, 1 << 15):  # GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT
+        assert intents & privileged == 0, bin(intents)
+    for needed in (1 << 0, 1 << 9, 1 << 12):  # GUILDS, GUILD_MESSAGES, DIRECT_MESSAGES
+        assert intents & needed == needed, bin(intents)
 
 
 async def test_refused_intent_prints_one_line_and_returns_1(
