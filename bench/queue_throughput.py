@@ -248,7 +248,7 @@ async def bench_stall(tmp: Path, window: float, threads: list[int], models_dir: 
     ticker = Ticker()
     tick_task = asyncio.create_task(ticker.run())
     loop = asyncio.get_running_loop()
-    journal = AsyncJournal(settings.resolved_db_path, lease_seconds=settings.lease_seconds)
+    journal = await AsyncJournal.open(settings.resolved_db_path, lease_seconds=settings.lease_seconds)
     results = []
     try:
         ticker.phase = "baseline"

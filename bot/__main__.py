@@ -27,6 +27,7 @@ def _console(argv: list[str]) -> int:
 
     from bot.console import ConsoleAdapter, run_console
     from bot.core import Core
+    from engine.journal import JournalError
     from engine.presets import ModelUnavailable, UnknownPreset, get_preset
 
     overrides: dict[str, object] = {}
@@ -48,7 +49,8 @@ def _console(argv: list[str]) -> int:
     adapter = ConsoleAdapter(sys.stdout, as_json=args.json)
     try:
         return asyncio.run(run_console(Core(settings, adapter), adapter, mods, owners=owners))
-    except ModelUnavailable as exc:
+    except (ModelUnavailable, JournalError) as exc:
+        # A journal or weights the owner must fix: one line saying what and how, no traceback.
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

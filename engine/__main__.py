@@ -1,4 +1,4 @@
-"""Command line for the render side: `python -m engine render|presets|worker`.
+"""Command line for the render side: `python -m engine render|presets|worker|journal`.
 
 Bad arguments exit with status 2 and a single line on stderr, so scripts and people both
 see what went wrong without a traceback. stdout carries only results (a clip's path).
@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--model", default=None)
     worker.add_argument("--name", default=None, help="worker id shown in leases (default host:pid)")
     worker.add_argument("--exit-when-idle", action="store_true", help="stop once the queue is empty")
+
+    journal = sub.add_parser("journal", help="look after the job journal")
+    jsub = journal.add_subparsers(dest="journal_command", required=True, parser_class=_Parser)
+    backup = jsub.add_parser("backup", help="copy the journal consistently, even while the bot runs")
+    backup.add_argument("path", type=Path, help="the new file to write (must not exist)")
+    backup.add_argument("--db", type=Path, default=None, help="journal file (default data/promptreel.db)")
     return parser
 
 
@@ -143,19 +149,36 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_journal(args: argparse.Namespace) -> int:
+    """`journal backup PATH`: a consistent copy (one moment of the journal), printed on stdout."""
+    from engine.journal import backup
+    from engine.settings import EngineSettings
+
+    db = args.db or EngineSettings().resolved_db_path
+    print(backup(db, args.path))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from engine.encode import EncodeError
+    from engine.journal import JournalError
     from engine.presets import ModelUnavailable
 
     try:
         args = build_parser().parse_args(argv)
-        handler = {"render": cmd_render, "presets": cmd_presets, "worker": cmd_worker}[args.command]
-        return handler(args)
+        handlers = {
+            "render": cmd_render,
+            "presets": cmd_presets,
+            "worker": cmd_worker,
+            "journal": cmd_journal,
+        }
+        return handlers[args.command](args)
     except (UsageError, InvalidRequest, UnknownPreset) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (ModelUnavailable, EncodeError) as exc:
+    except (ModelUnavailable, EncodeError, JournalError) as exc:
         # EncodeError: e.g. a --max-bytes no encode can meet; its message is written for users.
+        # JournalError: a journal the owner must fix, said in one line.
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -55,6 +55,11 @@ class EngineSettings(BaseSettings):
     max_attempts: int = Field(3, ge=1)
     # Progress is written to the journal at most this often.
     progress_interval_seconds: float = Field(1.0, ge=0.0)
+    # How long a journal write waits for another process's lock before it counts as failed.
+    busy_timeout_seconds: float = Field(15.0, gt=0)
+    # When storage fails (journal locked or full, clips folder unwritable), workers retry with
+    # growing waits of at most this long, and carry on once it works again.
+    storage_retry_seconds: float = Field(30.0, gt=0)
 
     @property
     def resolved_db_path(self) -> Path:

@@ -33,6 +33,7 @@ def run_discord(argv: list[str]) -> int:
 
 async def _run(settings: Settings) -> int:
     from bot.discord.app import create_bot
+    from engine.journal import JournalError
     from engine.presets import ModelUnavailable
 
     bot = create_bot(settings)
@@ -53,7 +54,7 @@ async def _run(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
-    except ModelUnavailable as exc:
+    except (ModelUnavailable, JournalError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -9,12 +9,35 @@ writes SQL. Its parts, one concern each, are combined in `Journal`:
 - `claims`: leases and fenced results for workers; `deliveries`: replies owed;
 - `fair`: fair order, positions, ETAs and render speeds;
 - `servers`: per-server settings, bans, rate buckets; `audit`: the audit log;
-- `aio`: `AsyncJournal`, the same calls for the event loop.
+- `aio`: `AsyncJournal`, the same calls for the event loop;
+- `errors`: storage faults told apart from bugs, and `JournalError` for a journal that cannot be used.
 """
 
 from engine.journal.aio import AsyncJournal
+from engine.journal.errors import (
+    JournalError,
+    JournalTooNew,
+    JournalUnavailable,
+    is_full,
+    is_lock_fault,
+    is_storage_fault,
+)
 from engine.journal.fair import Position
 from engine.journal.jobs import Job, JobState
+from engine.journal.schema import backup
 from engine.journal.store import Journal
 
-__all__ = ["AsyncJournal", "Job", "JobState", "Journal", "Position"]
+__all__ = [
+    "AsyncJournal",
+    "Job",
+    "JobState",
+    "Journal",
+    "JournalError",
+    "JournalTooNew",
+    "JournalUnavailable",
+    "Position",
+    "backup",
+    "is_full",
+    "is_lock_fault",
+    "is_storage_fault",
+]

@@ -36,7 +36,7 @@ class Claims(JournalBase):
             marks = ",".join("?" * len(ids))
             rows = self.conn.execute(
                 f"""UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1,
-                        started_at = ?, progress_step = 0, progress_total = NULL
+                        started_at = ?, progress_step = 0, progress_total = NULL, delay = NULL
                     WHERE state = 'queued' AND id IN ({marks}) RETURNING *""",
                 (owner, now + self.lease_seconds, now, *ids),
             ).fetchall()
@@ -81,14 +81,14 @@ class Claims(JournalBase):
         now = self.clock()
         return self._fenced(
             "UPDATE jobs SET state = 'rendered', clip_path = ?, render_seconds = ?, finished_at = ?,"
-            " owner = NULL, lease_until = NULL, delivery = 'pending'",
+            " owner = NULL, lease_until = NULL, delivery = 'pending', delay = NULL",
             job_id, owner, attempt, clip_path, render_seconds, now,
         )  # fmt: skip
 
     def finish_cancelled(self, job_id: int, owner: str, attempt: int) -> bool:
         return self._fenced(
             "UPDATE jobs SET state = 'cancelled', finished_at = ?, owner = NULL, lease_until = NULL,"
-            " delivery = 'pending'",
+            " delivery = 'pending', delay = NULL",
             job_id, owner, attempt, self.clock(),
         )  # fmt: skip
 
@@ -103,11 +103,31 @@ class Claims(JournalBase):
         terminal = new != JobState.QUEUED
         ok = self._fenced(
             "UPDATE jobs SET state = ?, error = ?, owner = NULL, lease_until = NULL,"
-            " finished_at = ?, delivery = ?",
+            " finished_at = ?, delivery = ?, delay = NULL",
             job_id, owner, attempt, str(new), reason,
             self.clock() if terminal else None, "pending" if terminal else None,
         )  # fmt: skip
         return new if ok else None
+
+    def release(self, job_id: int, owner: str, attempt: int) -> bool:
+        """Give a claimed job back to the queue as if it had never been claimed.
+
+        For a worker stopped by its machine (a shutdown, storage that will not take the clip),
+        not by the job: the attempt is not counted, so such stops never make a job `dead`.
+        """
+        return self._fenced(
+            "UPDATE jobs SET state = 'queued', attempts = attempts - 1, owner = NULL, lease_until = NULL,"
+            " started_at = NULL, progress_step = NULL, progress_total = NULL, delay = NULL",
+            job_id, owner, attempt,
+        )  # fmt: skip
+
+    def note_delay(self, job_id: int, owner: str, attempt: int, why: str | None) -> bool:
+        """Record (or, with None, clear) why the machine holds this running job up."""
+        return self._fenced("UPDATE jobs SET delay = ?", job_id, owner, attempt, why)
+
+    def delayed(self, adapter: str) -> list[Job]:
+        """This adapter's running jobs that the machine holds up, for telling their requesters."""
+        return self._jobs("state = 'running' AND delay IS NOT NULL AND adapter = ?", (adapter,))
 
     def requeue_expired(self) -> list[tuple[int, JobState]]:
         """Return jobs whose worker vanished to the queue; past max attempts they are dead."""
@@ -122,7 +142,7 @@ class Claims(JournalBase):
                                   ELSE error END,
                      delivery = CASE WHEN cancel_requested OR attempts >= ? THEN 'pending' ELSE delivery END,
                      finished_at = CASE WHEN cancel_requested OR attempts >= ? THEN ? ELSE NULL END,
-                     owner = NULL, lease_until = NULL
+                     owner = NULL, lease_until = NULL, delay = NULL
                    WHERE state = 'running' AND lease_until < ? RETURNING id, state""",
                 (self.max_attempts, self.max_attempts, self.max_attempts, self.max_attempts, now, now),
             ).fetchall()

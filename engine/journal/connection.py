@@ -13,28 +13,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-BUSY_TIMEOUT_MS = 15_000
+# How long a statement waits for another connection's write lock before it fails with
+# "database is locked" (`EngineSettings.busy_timeout_seconds`); workers then back off and retry.
+BUSY_TIMEOUT_S = 15.0
 
 
-def open_connection(path: Path | str) -> sqlite3.Connection:
+def open_connection(path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
     """A connection with the settings every one must share (see `schema.connect`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: we issue BEGIN ourselves, so claims can use BEGIN IMMEDIATE.
-    conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-    )
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    _enable_wal(conn)
-    conn.execute("PRAGMA synchronous = NORMAL")
+    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {round(busy_timeout * 1000):d}")
+        _enable_wal(conn, busy_timeout)
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
-def _enable_wal(conn: sqlite3.Connection) -> None:
+def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
     """Switch to WAL, retrying: while another connection converts a fresh file, SQLite can
     answer "database is locked" at once instead of calling the busy handler."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    deadline = time.monotonic() + busy_timeout
     while True:
         try:
             conn.execute("PRAGMA journal_mode = WAL")

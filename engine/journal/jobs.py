@@ -54,6 +54,8 @@ class Job:
     reply: dict[str, Any]
     delivery: str | None
     delivery_attempts: int
+    # Why the machine holds this running job up (no room for its clip, say), while it does.
+    delay: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:

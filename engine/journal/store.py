@@ -11,6 +11,7 @@ from pathlib import Path
 
 from engine.journal.audit import Audit
 from engine.journal.claims import Claims
+from engine.journal.connection import BUSY_TIMEOUT_S
 from engine.journal.deliveries import Deliveries
 from engine.journal.fair import Fair
 from engine.journal.queue import Queue
@@ -30,9 +31,14 @@ class Journal(Queue, Claims, Deliveries, Fair, Servers, Audit):
         clock: Callable[[], float] = time.time,
         delivery_lease_seconds: float = 30.0,
         name: str | None = None,
+        busy_timeout: float = BUSY_TIMEOUT_S,
     ) -> None:
+        """Opens (and migrates) the file; raises `JournalError` when it cannot be used at all.
+
+        `busy_timeout`: seconds a write waits for another process's lock before it fails.
+        """
         self.path = Path(path)
-        self.conn = connect(self.path)
+        self.conn = connect(self.path, busy_timeout=busy_timeout)
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self.clock = clock

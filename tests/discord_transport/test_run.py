@@ -129,3 +129,24 @@ async def test_refused_intent_prints_one_line_and_returns_1(
     lines = _error_lines(err)
     assert len(lines) == 1 and "refused an intent" in lines[0], err
     assert fake.identify_payloads[0]["intents"] == wants_content.value
+
+
+async def test_unwritable_journal_prints_one_line_and_returns_1(
+    make_fake_discord: Callable[..., Any],
+    settings_for: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """The bot logs in, then cannot open its journal (a file stands where its folder should be)."""
+    fake = await make_fake_discord()
+    (tmp_path / "here").write_text("not a folder")
+    db = tmp_path / "here" / "promptreel.db"
+    settings = settings_for(discord_token=fake.token, db_path=db)
+    with fake.patch_discord():
+        code = await _run(settings)
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = _error_lines(err)
+    assert len(lines) == 1, err
+    assert str(db) in lines[0] and "writable" in lines[0] and "PROMPTREEL_DB_PATH" in lines[0]

@@ -718,7 +718,7 @@ async def test_async_journal_runs_every_call_off_the_loop(journal_path: Path, cl
         callers.append(threading.get_ident())
         return clock()
 
-    journal = AsyncJournal(journal_path, clock=watching_clock, lease_seconds=LEASE)
+    journal = await AsyncJournal.open(journal_path, clock=watching_clock, lease_seconds=LEASE)
     try:
         job = await journal.enqueue(request(), user_id="alice", adapter="discord")
         assert job.state is JobState.QUEUED
@@ -740,7 +740,7 @@ async def test_async_journal_runs_every_call_off_the_loop(journal_path: Path, cl
 async def test_async_journal_leaves_the_loop_free_while_a_call_waits(
     journal_path: Path, open_journal: Callable[..., Journal]
 ) -> None:
-    journal = AsyncJournal(journal_path)
+    journal = await AsyncJournal.open(journal_path)
     blocker = open_journal()
     try:
         blocker.conn.execute("BEGIN IMMEDIATE")  # another process holds the write lock
