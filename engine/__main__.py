@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.encode import EncodeError
     from engine.journal import JournalError
     from engine.presets import ModelUnavailable
+    from engine.storage import FolderUnwritable
 
     try:
         args = build_parser().parse_args(argv)
@@ -176,9 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, InvalidRequest, UnknownPreset) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (ModelUnavailable, EncodeError, JournalError) as exc:
+    except (ModelUnavailable, EncodeError, JournalError, FolderUnwritable) as exc:
         # EncodeError: e.g. a --max-bytes no encode can meet; its message is written for users.
-        # JournalError: a journal the owner must fix, said in one line.
+        # JournalError, FolderUnwritable: storage the owner must fix, said in one line.
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -16,18 +16,24 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from engine.journal import Job, Journal
+from engine.journal import Job, Journal, is_lock_fault, is_storage_fault
 from engine.settings import EngineSettings
+from engine.storage import Episodes, check_writable, fix_for, storage_trouble
 
 log = logging.getLogger(__name__)
 
 EventFn = Callable[..., None]
+T = TypeVar("T")
 
 
 class LeaseLost(Exception):
     """Another attempt owns the job now; this worker must drop it without reporting."""
+
+
+class Stopping(Exception):
+    """The worker was asked to stop while it waited for storage to work again."""
 
 
 def default_name() -> str:
@@ -35,6 +41,18 @@ def default_name() -> str:
 
 
 class Worker:
+    """Claims, renders and stores jobs until `stop` is set.
+
+    Storage faults (the journal locked past the busy timeout or full, the clips folder not
+    writable) never end the worker: it waits with growing pauses (`storage_retry_seconds` at
+    most), logs each fault once when it starts and once when it ends, and carries on. Setting
+    `stop` interrupts a render between two steps and gives its job back to the queue.
+
+    Events (`on_event(kind, job_id, **info)`, on the worker's thread): claimed, progress,
+    finished, requeued, released (given back unfinished by a stop), delayed (storage holds a
+    rendered job up; `reason` says why, for the owner).
+    """
+
     def __init__(
         self,
         settings: EngineSettings,
@@ -51,16 +69,45 @@ class Worker:
         self.settings = settings
         self.preset = get_preset(model or settings.model)
         self.name = name or default_name()
-        self.journal = journal or self._open_journal()
         self.on_event = on_event or (lambda *a, **k: None)
         self.idle_poll = idle_poll
         self.stop = threading.Event()
         self.wake = threading.Event()
+        self.faults = Episodes(longest_wait=settings.storage_retry_seconds, logger=log)
+        self._next_try = 0.0  # while the journal fails: when a skippable write is tried again
         self._renderer = renderer
+        self.journal = journal or self._open_journal()
+
+    def _connect(self) -> Journal:
+        s = self.settings
+        return Journal(
+            s.resolved_db_path,
+            lease_seconds=s.lease_seconds,
+            max_attempts=s.max_attempts,
+            busy_timeout=s.busy_timeout_seconds,
+        )
 
     def _open_journal(self) -> Journal:
-        s = self.settings
-        return Journal(s.resolved_db_path, lease_seconds=s.lease_seconds, max_attempts=s.max_attempts)
+        """Open the journal, waiting while another process holds its lock (a migration, say).
+
+        A journal that cannot be used at all raises `JournalError` at once: that needs the owner.
+        """
+        while True:
+            try:
+                journal = self._connect()
+            except Exception as exc:
+                if not is_lock_fault(exc):
+                    raise
+                wait = self.faults.failed("journal", self._journal_trouble(exc))
+                if self.stop.wait(wait):
+                    raise Stopping() from exc
+                continue
+            self.faults.worked("journal", f"journal {self.settings.resolved_db_path} can be written")
+            return journal
+
+    def check_folders(self) -> None:
+        """Before the first job: the clips folder must take files (`FolderUnwritable` if not)."""
+        check_writable(self.settings.resolved_clips_dir)
 
     @property
     def renderer(self) -> Any:
@@ -71,18 +118,94 @@ class Worker:
             self._renderer = Renderer(self.settings, self.preset)
         return self._renderer
 
+    # --- storage faults --------------------------------------------------------------------------
+
+    def _journal_trouble(self, exc: BaseException) -> str:
+        return f"journal {self.settings.resolved_db_path} cannot be written ({exc})"
+
+    def _journal_failed(self, exc: BaseException) -> float:
+        wait = self.faults.failed("journal", self._journal_trouble(exc))
+        self._next_try = time.monotonic() + wait
+        return wait
+
+    def _journal_worked(self) -> None:
+        self.faults.worked("journal", f"journal {self.settings.resolved_db_path} can be written")
+
+    def _must(self, write: Callable[[], T], *, holding: tuple[Job, int] | None = None) -> T:
+        """A journal write that has to happen: storage faults are waited out, however long.
+
+        Raises `Stopping` if the worker is stopped meanwhile. `holding`: the job (and attempt)
+        that waits on this write, whose requester hears of the delay once.
+        """
+        told = False
+        while True:
+            try:
+                result = write()
+            except Exception as exc:
+                if not is_storage_fault(exc):
+                    raise
+                wait = self._journal_failed(exc)
+                if holding is not None and not told:
+                    told = True
+                    self._delayed(*holding, f"the journal cannot be written ({exc})")
+                if self.stop.wait(wait):
+                    raise Stopping() from exc
+                continue
+            self._journal_worked()
+            return result
+
+    def _may(self, call: Callable[[], T], otherwise: T, *, writes: bool = True) -> T:
+        """A journal call that can be skipped (a progress write, a check): `otherwise` on a fault.
+
+        Only a write that went through ends a fault: reads work under another's lock. While
+        the journal is failing, writes are skipped until the next retry is due, so a render is
+        not slowed by a busy timeout at every step.
+        """
+        if writes and self.faults.failing("journal") and time.monotonic() < self._next_try:
+            return otherwise
+        try:
+            result = call()
+        except Exception as exc:
+            if not is_storage_fault(exc):
+                raise
+            self._journal_failed(exc)
+            return otherwise
+        if writes:
+            self._journal_worked()
+        return result
+
+    def _delayed(self, job: Job, attempt: int, why: str) -> None:
+        """Storage holds up a rendered job: say so in the journal if it can, and to in-process listeners."""
+        try:
+            self.journal.note_delay(job.id, self.name, attempt, why)
+        except Exception as exc:
+            if not is_storage_fault(exc):
+                raise
+        self.on_event("delayed", job.id, reason=why)
+
     # --- the loop ----------------------------------------------------------------------------
 
     def run(self, *, exit_when_idle: bool = False) -> None:
         self.renderer  # load before the first claim, so a job never waits for a model load  # noqa: B018
-        self.journal.heartbeat(self.name, self.preset.name)
+        self._may(lambda: self.journal.heartbeat(self.name, self.preset.name), None)
         heartbeat = threading.Thread(target=self._heartbeat_loop, name="promptreel-heartbeat", daemon=True)
         heartbeat.start()
         try:
             while not self.stop.is_set():
-                if not self.run_once():
-                    if exit_when_idle and not self._anything_waiting():
-                        return
+                try:
+                    worked = self.run_once()
+                    idle = not worked and exit_when_idle and not self._anything_waiting()
+                except Stopping:
+                    return
+                except Exception as exc:
+                    if not is_storage_fault(exc):
+                        raise
+                    self.stop.wait(self._journal_failed(exc))
+                    continue
+                self._journal_worked()
+                if idle:
+                    return
+                if not worked:
                     self.wake.wait(self.idle_poll)
                     self.wake.clear()
         finally:
@@ -93,17 +216,32 @@ class Worker:
         return self.journal.count_waiting(model=self.preset.name) > 0
 
     def _heartbeat_loop(self) -> None:
-        """Renew leases and requeue jobs of dead workers, on a connection of its own."""
-        journal = self._open_journal()
+        """Renew leases and requeue jobs of dead workers, on a connection of its own.
+
+        It must outlive every fault: if it stopped, this worker's jobs would be taken from it.
+        """
+        journal: Journal | None = None
         interval = max(0.05, self.settings.lease_seconds / 3)
         try:
             while not self.stop.wait(interval):
-                journal.heartbeat(self.name, self.preset.name)
-                for job_id, state in journal.requeue_expired():
-                    log.warning("job %s: worker lease expired, now %s", job_id, state)
-                    self.on_event("requeued", job_id, state=str(state))
+                try:
+                    if journal is None:
+                        journal = self._connect()
+                    journal.heartbeat(self.name, self.preset.name)
+                    for job_id, state in journal.requeue_expired():
+                        log.warning("job %s: worker lease expired, now %s", job_id, state)
+                        self.on_event("requeued", job_id, state=str(state))
+                except Exception as exc:
+                    if is_storage_fault(exc):
+                        self._journal_failed(exc)
+                    else:  # a bug: its traceback once per episode; leases must still be renewed
+                        self.faults.failed("heartbeat", f"worker heartbeat failed ({exc!r})", exc_info=exc)
+                    continue
+                self._journal_worked()
+                self.faults.worked("heartbeat", "worker heartbeat works")
         finally:
-            journal.close()
+            if journal is not None:
+                journal.close()
 
     def run_once(self) -> bool:
         """Claim and render one batch; False when there was nothing to claim."""
@@ -127,19 +265,28 @@ class Worker:
         last_write = 0.0
         began = time.monotonic()
 
+        def write_progress(job: Job, step: int, total: int) -> bool:
+            return self.journal.progress(job.id, self.name, attempts[job.id], step, total)
+
         def on_progress(step: int, total: int) -> None:
             nonlocal last_write
             now = time.monotonic()
             if step == total or now - last_write >= self.settings.progress_interval_seconds:
                 last_write = now
                 for job in jobs:
-                    if not self.journal.progress(job.id, self.name, attempts[job.id], step, total):
+                    # A progress write the journal cannot take is skipped: the render goes on.
+                    if not self._may(lambda j=job: write_progress(j, step, total), True):
                         raise LeaseLost(job.id)
             for job in jobs:
                 self.on_event("progress", job.id, step=step, total=total)
 
         def should_cancel() -> bool:
-            return all(self.journal.cancel_requested(j.id) for j in jobs)
+            # A stop interrupts the render between two steps, as a cancel does.
+            if self.stop.is_set():
+                return True
+            return self._may(
+                lambda: all(self.journal.cancel_requested(j.id) for j in jobs), False, writes=False
+            )
 
         try:
             results = self.renderer.render(
@@ -147,8 +294,7 @@ class Worker:
             )
         except Cancelled:
             for job in jobs:
-                self.journal.finish_cancelled(job.id, self.name, attempts[job.id])
-                self.on_event("finished", job.id)
+                self._stopped(job, attempts[job.id])
             return
         except LeaseLost as lost:
             log.warning("job %s: lease lost mid-render; dropping the batch", lost.args[0])
@@ -156,37 +302,99 @@ class Worker:
         except Exception as exc:  # a poison job must not take the worker down with it
             log.exception("render failed for jobs %s", [j.id for j in jobs])
             for job in jobs:
-                self.journal.fail(job.id, self.name, attempts[job.id], _reason(exc), retry=True)
+                self._fail(job, attempts[job.id], exc)
                 self.on_event("finished", job.id)
             return
 
         for job, result in zip(jobs, results, strict=True):
-            self._store(job, attempts[job.id], result)
-            self.on_event("finished", job.id)
+            if self._store(job, attempts[job.id], result):
+                self.on_event("finished", job.id)
         # What a job costs besides its steps (encoding, storing the clip) makes every ETA of a
         # short clip too early unless it is counted too.
         overhead = max(0.0, time.monotonic() - began - results[0].seconds) / len(jobs)
         per_job = results[0].seconds_per_frame_step / len(results)
-        self.journal.record_speed(self.preset.name, per_job, overhead)
+        self._may(lambda: self.journal.record_speed(self.preset.name, per_job, overhead), None)
 
-    def _store(self, job: Job, attempt: int, result: Any) -> None:
+    def _stopped(self, job: Job, attempt: int) -> None:
+        """The render stopped early: cancelled by its requester, or interrupted by a shutdown."""
+        if self._cancelled(job, attempt):
+            self.on_event("finished", job.id)
+            return
+        # Interrupted by this machine's shutdown: nobody's fault, so the attempt is not counted.
+        self._release(job, attempt)
+
+    def _release(self, job: Job, attempt: int) -> None:
+        try:
+            released = self.journal.release(job.id, self.name, attempt)
+        except Exception as exc:
+            if not is_storage_fault(exc):
+                raise
+            log.warning("job %s: could not give it back to the queue (%s); it is retried once its lease ends",
+                        job.id, exc)  # fmt: skip
+            return
+        if released:
+            log.info("job %s: interrupted by a stop, back in the queue (attempt not counted)", job.id)
+            self.on_event("released", job.id)
+
+    def _fail(self, job: Job, attempt: int, exc: BaseException) -> None:
+        """The job's own fault: back to the queue while attempts remain, else dead."""
+        self._must(lambda: self.journal.fail(job.id, self.name, attempt, _reason(exc), retry=True))
+
+    def _cancelled(self, job: Job, attempt: int) -> bool:
+        """If its requester cancelled the job, record it as cancelled and say so."""
+        if not self._may(lambda: self.journal.cancel_requested(job.id), False, writes=False):
+            return False
+        self._must(lambda: self.journal.finish_cancelled(job.id, self.name, attempt))
+        return True
+
+    def _store(self, job: Job, attempt: int, result: Any) -> bool:
+        """Encode and record the clip; False if the job went back to the queue unfinished."""
         from engine.encode import encode_clip
 
-        if self.journal.cancel_requested(job.id):
-            self.journal.finish_cancelled(job.id, self.name, attempt)
-            return
+        if self._cancelled(job, attempt):
+            return True
         clips = self.settings.resolved_clips_dir
         # One file name per attempt: a stale worker can never overwrite the clip of a newer one.
         path = clips / f"job-{job.id}-a{attempt}.mp4"
+        told = False
+        while True:
+            try:
+                encode_clip(result.frames, path, fps=job.request.fps, metadata=job.request.clip_metadata())
+                break
+            except Exception as exc:
+                trouble = (str(exc), None) if is_storage_fault(exc) else storage_trouble(exc, clips)
+                if trouble is None:  # the job's own fault: it uses up an attempt
+                    log.exception("encoding job %s failed", job.id)
+                    self._fail(job, attempt, exc)
+                    return True
+                why, code = trouble
+            # The machine's fault: the job waits with its frames in memory, attempts untouched.
+            problem = f"clips folder {clips} cannot take clips ({why}). {fix_for(clips, code)}"
+            wait = self.faults.failed("clips", problem)
+            if not told:
+                told = True
+                self._delayed(job, attempt, f"the clips folder cannot take the clip ({why})")
+            if self.stop.wait(wait):
+                self._release(job, attempt)
+                return False
+            if self._cancelled(job, attempt):
+                return True
+        if told:
+            self.faults.worked("clips", f"clips folder {clips} takes clips")
         try:
-            encode_clip(result.frames, path, fps=job.request.fps, metadata=job.request.clip_metadata())
-        except Exception as exc:
-            log.exception("encoding job %s failed", job.id)
-            self.journal.fail(job.id, self.name, attempt, _reason(exc), retry=True)
-            return
-        if not self.journal.complete(job.id, self.name, attempt, str(path), result.seconds):
+            done = self._must(
+                lambda: self.journal.complete(job.id, self.name, attempt, str(path), result.seconds),
+                holding=(job, attempt),
+            )
+        except Stopping:
+            log.warning(
+                "job %s: stopped before its clip %s could be recorded; it is retried later", job.id, path
+            )
+            raise
+        if not done:
             log.warning("job %s: finished after losing the lease; discarding clip", job.id)
             path.unlink(missing_ok=True)
+        return True
 
 
 def _batches(jobs: list[Job]) -> list[list[Job]]:
@@ -219,7 +427,9 @@ def run_worker_process(
     settings = EngineSettings()
     if db is not None:
         settings = settings.model_copy(update={"db_path": db})
+    # A journal or clips folder that cannot be written ends here with one line (see __main__).
     worker = Worker(settings, name=name, model=model)
+    worker.check_folders()
     signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
     log.info("worker %s rendering %s from %s", worker.name, worker.preset.name, settings.resolved_db_path)
     worker.run(exit_when_idle=exit_when_idle)

@@ -27,6 +27,7 @@ import imageio_ffmpeg
 
 from engine.encode.errors import EncodeError
 from engine.encode.metadata import format_ffmetadata, gif_add_comment, parse_ffmetadata, read_gif_metadata
+from engine.storage import machine_error_in
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,10 @@ def encode_once(
     proc = _run(cmd, stdin=raw)
     if proc.returncode != 0:
         detail = _tail(proc.stderr)
-        log.warning("ffmpeg failed to encode %s (%s): %s", out.name, attempt, detail)
+        # A disk that is full or will not take the file is the machine's fault, which the caller
+        # reports once (a worker retries until it clears); only the clip's own failures warn here.
+        level = logging.DEBUG if machine_error_in(detail) is not None else logging.WARNING
+        log.log(level, "ffmpeg failed to encode %s (%s): %s", out.name, attempt, detail)
         raise EncodeError("The clip could not be encoded.", detail=detail)
     if fmt == "gif" and tags:
         gif_add_comment(out, format_ffmetadata(tags))
