@@ -29,6 +29,7 @@ def _console(argv: list[str]) -> int:
     from bot.core import Core
     from engine.journal import JournalError
     from engine.presets import ModelUnavailable, UnknownPreset, get_preset
+    from engine.storage import FolderUnwritable
 
     overrides: dict[str, object] = {}
     if args.db is not None:
@@ -49,8 +50,8 @@ def _console(argv: list[str]) -> int:
     adapter = ConsoleAdapter(sys.stdout, as_json=args.json)
     try:
         return asyncio.run(run_console(Core(settings, adapter), adapter, mods, owners=owners))
-    except (ModelUnavailable, JournalError) as exc:
-        # A journal or weights the owner must fix: one line saying what and how, no traceback.
+    except (ModelUnavailable, JournalError, FolderUnwritable) as exc:
+        # Storage or weights the owner must fix: one line saying what and how, no traceback.
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

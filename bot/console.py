@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
+import secrets
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,6 +24,8 @@ from bot.moderation import Moderation
 from bot.policy import clean
 from bot.texts import quoted
 from engine.journal import Job, JobState
+
+log = logging.getLogger(__name__)
 
 CONSOLE_GUILD = "console"
 MAX_NAME = 64
@@ -50,10 +54,6 @@ def not_a_job_number(text: str) -> str:
 
 def unknown_command(name: str) -> str:
     return f"Unknown command `/{quoted(name)}`. Try /help, /queue, /cancel JOB, /history."
-
-
-def went_wrong(exc: BaseException) -> str:
-    return f"Something went wrong handling that line ({type(exc).__name__})."
 
 
 def split_line(line: str) -> tuple[str, str] | None:
@@ -91,6 +91,11 @@ def _spelled_out(match: re.Match[str]) -> str:
 
 def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
+
+
+def line_failed(error: str, ref: str) -> str:
+    """A line could not be handled; `ref` finds the traceback in the log."""
+    return f"Something went wrong handling that line ({error}, ref {ref})."
 
 
 class ConsoleAdapter:
@@ -141,6 +146,10 @@ class ConsoleAdapter:
         who = job.user_name or job.user_id
         self.emit("progress", who, f"job {job.id}: step {step}/{total}", job=job.id, step=step, total=total)
 
+    async def on_delay(self, job: Job, text: str) -> None:
+        """The bot's storage holds a rendered job up: one `delayed` line, then the clip later."""
+        self.emit("delayed", job.user_name or job.user_id, f"job {job.id}: {text}", job=job.id)
+
     async def deliver(self, job: Job) -> dict[str, Any] | None:
         who = job.user_name or job.user_id
         if job.state in (JobState.RENDERED, JobState.DELIVERED):
@@ -188,7 +197,9 @@ class Console:
                 else self.core.submit_text(who, text)
             )
         except Exception as exc:  # one bad line must never end the session
-            answer = refused("error", went_wrong(exc))
+            ref = secrets.token_hex(4)
+            log.exception("console: handling a line from %s failed ref=%s", user, ref)
+            answer = refused("error", line_failed(type(exc).__name__, ref))
         self.adapter.answer(user, answer)
 
     async def command(self, who: Requester, text: str) -> Answer:

@@ -86,6 +86,16 @@ def queued(job_id: int, where: str) -> str:
     return f"Queued job {job_id}: {where}."
 
 
+# The bot's own storage fails (a full disk, say): the member did nothing wrong.
+CANNOT_TAKE_PROMPTS = (
+    "Sorry, the bot can't take prompts right now (a problem on its side). Please try again later."
+)
+# A rendered video waits for storage to work again: a delay, not a failure.
+STORAGE_DELAY = (
+    "Taking longer than usual: the bot can't save videos right now. Yours will follow once it can."
+)
+
+
 # --- admission ---------------------------------------------------------------------------------
 
 BANNED = "Sorry, you can't make videos here: a moderator has banned you."

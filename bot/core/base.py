@@ -7,6 +7,7 @@ from bot.core.delivery import Adapter, Dispatcher
 from bot.core.runtime import InProcessWorker
 from bot.policy import PromptPolicy
 from engine.journal import AsyncJournal
+from engine.storage import Episodes
 
 
 class CoreBase:
@@ -17,6 +18,8 @@ class CoreBase:
     dispatcher: Dispatcher | None
     # The render worker on a thread of this process, when it renders itself.
     runtime: InProcessWorker | None
+    # Intake refused for want of storage: logged once when that starts and once when it ends.
+    intake_faults: Episodes
 
     @property
     def db(self) -> AsyncJournal:

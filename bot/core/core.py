@@ -8,6 +8,7 @@ behaviour every surface shares is written, and tested, once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -16,8 +17,10 @@ from bot.core.commands import Commands
 from bot.core.delivery import Adapter, Dispatcher, IdleWait
 from bot.core.intake import Intake
 from bot.core.runtime import InProcessWorker
+from bot.core.upkeep import Upkeep
 from bot.policy import PromptPolicy
-from engine.journal import AsyncJournal
+from engine.journal import AsyncJournal, is_lock_fault
+from engine.storage import Episodes
 
 log = logging.getLogger(__name__)
 
@@ -38,34 +41,77 @@ class Core(Intake, Commands):
         self.runtime = None
         self.dispatcher = None
         self._deliveries: AsyncJournal | None = None
+        self.upkeep: Upkeep | None = None
         self.idle_wait = idle_wait
+        self.intake_faults = Episodes(logger=log, then="refusing prompts until it can")
 
     async def start(self) -> None:
+        """Open the journal, start the worker (if in-process), the dispatcher and the upkeep.
+
+        Nothing here blocks the event loop. Raises `JournalError` or `FolderUnwritable` (one
+        line for the owner) when storage cannot be used, `ModelUnavailable` without weights;
+        whatever was started by then is stopped again.
+        """
         s = self.settings
-        options: dict[str, Any] = {
-            "lease_seconds": s.lease_seconds,
-            "max_attempts": s.max_attempts,
-            "delivery_lease_seconds": s.delivery_lease_seconds,
-        }
-        self.journal = AsyncJournal(s.resolved_db_path, **options)
-        # The dispatcher's own connection and thread: a reply is recorded as sent the moment it
-        # is, not behind a queue of intake work (a crash in between would send it twice).
-        self._deliveries = AsyncJournal(s.resolved_db_path, checkpoint=False, **options)
-        self.dispatcher = Dispatcher(self._deliveries, self.adapter, idle_wait=self.idle_wait)
-        if s.in_process_worker:
-            self.runtime = InProcessWorker(s, self._on_worker_event)
-            await self.runtime.start()
-        self.dispatcher.start()
+        try:
+            self.journal = await self._open_journal()
+            # The dispatcher's own connection and thread: a reply is recorded as sent the moment
+            # it is, not behind a queue of intake work (a crash in between would send it twice).
+            self._deliveries = await self._open_journal(checkpoint=False)
+            self.dispatcher = Dispatcher(self._deliveries, self.adapter, idle_wait=self.idle_wait)
+            every_s = max(0.05, s.lease_seconds / 3)
+            self.upkeep = Upkeep(
+                self.journal, self.adapter, self.dispatcher, every_s=every_s, idle_wait=self.idle_wait
+            )
+            if s.in_process_worker:
+                self.runtime = InProcessWorker(s, self._on_worker_event, idle_wait=self.idle_wait)
+                await self.runtime.start()
+            self.dispatcher.start()
+            self.upkeep.start()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _open_journal(self, *, checkpoint: bool = True) -> AsyncJournal:
+        """Open the journal off the loop, waiting while another process holds its lock."""
+        s = self.settings
+        faults = Episodes(longest_wait=s.storage_retry_seconds, logger=log)
+        while True:
+            try:
+                journal = await AsyncJournal.open(
+                    s.resolved_db_path,
+                    checkpoint=checkpoint,
+                    lease_seconds=s.lease_seconds,
+                    max_attempts=s.max_attempts,
+                    busy_timeout=s.busy_timeout_seconds,
+                    delivery_lease_seconds=s.delivery_lease_seconds,
+                )
+            except Exception as exc:
+                if not is_lock_fault(exc):
+                    raise
+                await asyncio.sleep(
+                    faults.failed("journal", f"journal {s.resolved_db_path} is locked ({exc})")
+                )
+                continue
+            faults.worked("journal", f"journal {s.resolved_db_path} opened")
+            return journal
 
     def _on_worker_event(self, kind: str, job_id: int, data: dict[str, Any]) -> None:
         if self.dispatcher is not None:
             self.dispatcher.notify(kind, job_id, data)
+        if self.upkeep is not None:
+            self.upkeep.notify(kind, job_id, data)
 
     async def close(self) -> None:
-        """Stop everything started; closing twice is harmless (hosts and tests both may)."""
-        dispatcher, runtime = self.dispatcher, self.runtime
+        """Stop everything; a running render is interrupted and its job goes back to the queue.
+
+        Closing twice is harmless (hosts and tests both may).
+        """
+        upkeep, dispatcher, runtime = self.upkeep, self.dispatcher, self.runtime
         deliveries, journal = self._deliveries, self.journal
-        self.dispatcher = self.runtime = self._deliveries = self.journal = None
+        self.upkeep = self.dispatcher = self.runtime = self._deliveries = self.journal = None
+        if upkeep is not None:
+            await upkeep.stop()
         if dispatcher is not None:
             await dispatcher.stop()
         if runtime is not None:

@@ -6,6 +6,7 @@ so a refusal is recorded as such and a flood cannot slip past a limit.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from bot import admission, texts
@@ -13,9 +14,11 @@ from bot.core.answers import Answer, Requester, refused
 from bot.core.base import CoreBase
 from bot.flags import parse_prompt
 from bot.policy import clean
-from engine.journal import Job, Journal
+from engine.journal import Job, Journal, is_storage_fault
 from engine.presets import get_preset
 from engine.request import InvalidRequest, RenderRequest, build_request
+
+log = logging.getLogger(__name__)
 
 
 class Intake(CoreBase):
@@ -49,7 +52,17 @@ class Intake(CoreBase):
         except TypeError:
             return refused("invalid", texts.OPTIONS_CLASH)
 
-        job, refusal = await self.db.run(self._intake, who, request, prompt, parent_id, reply)
+        try:
+            job, refusal = await self.db.run(self._intake, who, request, prompt, parent_id, reply)
+        except Exception as exc:
+            if not is_storage_fault(exc):
+                raise
+            # The machine's fault, not the member's: a plain refusal, and the reason in the log.
+            self.intake_faults.failed(
+                "journal", f"intake: cannot record prompts in {self.settings.resolved_db_path} ({exc})"
+            )
+            return refused("unavailable", texts.CANNOT_TAKE_PROMPTS)
+        self.intake_faults.worked("journal", "intake: prompts are recorded")
         if refusal is not None:
             return refused(
                 refusal.reason, refusal.text, retry_after_s=refusal.retry_after_s, category=refusal.category

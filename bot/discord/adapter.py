@@ -48,6 +48,7 @@ class DiscordAdapter:
         self.session = f"{time.time():.6f}"
         self._acks: dict[str, asyncio.Event] = {}
         self._last_edit: dict[int, float] = {}
+        self._delay_shown: set[int] = set()
 
     # --- acknowledgements ----------------------------------------------------------------------
 
@@ -144,6 +145,8 @@ class DiscordAdapter:
     async def on_progress(self, job: Job, step: int, total: int) -> None:
         if job.state != JobState.RUNNING:  # the clip's own edit must be the last word
             return
+        if job.id in self._delay_shown:  # a late step must not hide "taking longer than usual"
+            return
         await self._wait_ack(job)
         now = time.monotonic()
         if step < total and now - self._last_edit.get(job.id, 0.0) < self.settings.status_edit_seconds:
@@ -151,6 +154,13 @@ class DiscordAdapter:
         self._last_edit[job.id] = now
         line = texts.rendering_line(step, total)
         await self.edit_status(job, status_text(job, line), view=status_view(job.id))
+
+    async def on_delay(self, job: Job, text: str) -> None:
+        """The bot's storage holds the rendered video up: the status says so, once (not a failure)."""
+        await self._wait_ack(job)
+        self._delay_shown.add(job.id)
+        self._last_edit[job.id] = time.monotonic()
+        await self.edit_status(job, status_text(job, text), view=status_view(job.id))
 
     async def on_position(self, job: Job, position: int, eta_s: float) -> None:
         """The job moved up the queue: refresh '#N in queue, about M min', within the edit budget."""
@@ -166,6 +176,7 @@ class DiscordAdapter:
     async def deliver(self, job: Job) -> dict[str, Any] | None:
         await self._wait_ack(job)
         self._last_edit.pop(job.id, None)
+        self._delay_shown.discard(job.id)
         if job.state not in (JobState.RENDERED, JobState.DELIVERED):
             return await self._notify_end(job)
         # `job` was read before begin_delivery counted this attempt: > 0 means one went before.

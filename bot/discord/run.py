@@ -35,6 +35,7 @@ async def _run(settings: Settings) -> int:
     from bot.discord.app import create_bot
     from engine.journal import JournalError
     from engine.presets import ModelUnavailable
+    from engine.storage import FolderUnwritable
 
     bot = create_bot(settings)
     token = settings.discord_token.get_secret_value().strip()  # type: ignore[union-attr]
@@ -54,7 +55,7 @@ async def _run(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
-    except (ModelUnavailable, JournalError) as exc:
+    except (ModelUnavailable, JournalError, FolderUnwritable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
