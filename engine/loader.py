@@ -1,13 +1,16 @@
 """Loading a preset's pipeline onto a device, with the memory and speed options applied.
 
 Missing weights are the most common first-run problem for server owners, so every way a load
-can fail for lack of files ends in `ModelUnavailable` with one line saying what to do.
+can fail for lack of files ends in `ModelUnavailable` with one line saying what to do. Files
+that are there but cannot be read (permissions) are reported as that, naming the file, not as
+missing weights: fetching them again would not help.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -69,7 +72,11 @@ def resolve_source(preset: Preset, settings: EngineSettings) -> str:
     if preset.source == "builtin:tiny":
         from engine.tiny import ensure_tiny_model
 
-        return str(ensure_tiny_model(settings.resolved_models_dir / "tiny"))
+        folder = settings.resolved_models_dir / "tiny"
+        try:
+            return str(ensure_tiny_model(folder))
+        except PermissionError as exc:
+            raise _permission_denied(preset, Path(exc.filename or folder), folder) from exc
     local = settings.resolved_models_dir / preset.name
     if (local / "model_index.json").exists():
         return str(local)
@@ -84,6 +91,55 @@ def _unavailable(preset: Preset, source: str, settings: EngineSettings, why: str
         f"Model {preset.name!r}: {why} (looked in {source}). Fetch the weights with {fetch} "
         f"on a machine with internet access, or set PROMPTREEL_MODEL_PATH to a folder that has them."
     )
+
+
+def _permission_denied(preset: Preset, path: Path, folder: Path) -> ModelUnavailable:
+    return ModelUnavailable(
+        f"Model {preset.name!r}: permission denied for {path}. Let the user running Promptreel read "
+        f"the model folder (for example `chmod -R a+rX {folder}`), or set PROMPTREEL_MODEL_PATH to a "
+        "copy it can read."
+    )
+
+
+def _unreadable(folder: Path) -> Path | None:
+    """The first file or folder under `folder` this process may not read, if any."""
+    denied: list[Path] = []
+
+    def note(exc: OSError) -> None:
+        if isinstance(exc, PermissionError):
+            denied.append(Path(exc.filename or folder))
+
+    try:
+        os.stat(folder)
+    except PermissionError:
+        return folder
+    except OSError:
+        return None  # missing: reported as missing weights
+    for root, _dirs, files in os.walk(folder, onerror=note):
+        if denied:
+            break
+        for name in files:
+            path = Path(root, name)
+            try:
+                with open(path, "rb"):
+                    pass
+            except PermissionError:
+                return path
+            except OSError:
+                continue  # a dangling link, say: from_pretrained reports what it lacks
+    return denied[0] if denied else None
+
+
+def _denied_in(exc: BaseException) -> Path | None:
+    """The path of a permission error anywhere in `exc`'s chain (libraries wrap them)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, PermissionError):
+            return Path(current.filename) if current.filename else None
+        current = current.__cause__ or current.__context__
+    return None
 
 
 # Any one of these holds a tokenizer's vocabulary (fast tokenizer, sentencepiece, BPE, WordPiece).
@@ -124,6 +180,9 @@ def load_pipeline(preset: Preset, settings: EngineSettings) -> Any:
 
     if _looks_like_path(source):
         folder = Path(source)
+        denied = _unreadable(folder)
+        if denied is not None:
+            raise _permission_denied(preset, denied, folder)
         if not (folder / "model_index.json").is_file():
             raise _unavailable(preset, source, settings, "no model_index.json there")
         missing = _missing_components(folder)
@@ -137,6 +196,9 @@ def load_pipeline(preset: Preset, settings: EngineSettings) -> Any:
             warnings.simplefilter("ignore")
             pipe = pipeline_cls.from_pretrained(source, dtype=dtype, **kwargs)
     except (OSError, ValueError) as exc:
+        denied = _denied_in(exc)
+        if denied is not None:
+            raise _permission_denied(preset, denied, denied.parent) from exc
         # The hub client reports "not cached locally" and connection errors alike as OSError.
         log.debug("loading %s failed", source, exc_info=True)
         why = "the weights are not on this machine and the hub could not be reached"

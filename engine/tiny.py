@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import string
 import warnings
 from pathlib import Path
@@ -90,14 +91,43 @@ def build_tiny_pipeline(seed: int = 0) -> Any:
         )
 
 
+def _usual_modes(folder: Path) -> tuple[int, int]:
+    """The modes a new file and folder get here under the process's umask (0644/0755 under 022).
+
+    Found by making a folder rather than by `os.umask`, which can only be read by changing it,
+    for every thread of the process at once.
+    """
+    probe = folder / ".mode-probe"
+    probe.mkdir(mode=0o777)
+    try:
+        dir_mode = stat.S_IMODE(probe.stat().st_mode)
+    finally:
+        probe.rmdir()
+    return 0o666 & dir_mode, dir_mode
+
+
+def _give_usual_permissions(folder: Path) -> None:
+    """safetensors writes weights readable by their creator only (0600): a bot or worker run by
+    another user, or a model folder shared between machines, could not load them."""
+    file_mode, dir_mode = _usual_modes(folder)
+    for root, _dirs, files in os.walk(folder):
+        os.chmod(root, dir_mode)
+        for name in files:
+            os.chmod(os.path.join(root, name), file_mode)
+
+
 def ensure_tiny_model(folder: Path) -> Path:
-    """Build and save the tiny model once, so later loads go through from_pretrained."""
+    """Build and save the tiny model once, so later loads go through from_pretrained.
+
+    Its files get the usual permissions (the umask's), like any file the owner makes.
+    """
     if not (folder / "model_index.json").exists():
         folder.parent.mkdir(parents=True, exist_ok=True)
         # Build under a private name and rename last: a crash mid-save never leaves a folder
         # that looks complete, and two workers starting together do not trip over each other.
         tmp = folder.with_name(f"{folder.name}.building-{os.getpid()}")
         build_tiny_pipeline().save_pretrained(tmp)
+        _give_usual_permissions(tmp)
         try:
             tmp.rename(folder)
         except OSError:
