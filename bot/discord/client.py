@@ -66,7 +66,8 @@ class PromptreelBot(commands.Bot):
         self.tree.on_error = self.on_tree_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
-        await self.core.start()
+        if self.core.journal is None:  # `python -m bot` starts it before connecting
+            await self.core.start()
         await self.resolve_owners()
         for make in self.cog_factories:
             cog = make(self)

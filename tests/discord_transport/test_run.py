@@ -150,3 +150,41 @@ async def test_unwritable_journal_prints_one_line_and_returns_1(
     lines = _error_lines(err)
     assert len(lines) == 1, err
     assert str(db) in lines[0] and "writable" in lines[0] and "PROMPTREEL_DB_PATH" in lines[0]
+
+
+def _closed_port() -> int:
+    """A loopback port nobody listens on (bound, then closed, so the next connect is refused)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_discord_unreachable_is_one_line_per_attempt_with_backoff(
+    settings_for: Callable[..., Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{_closed_port()}/api/v10")
+    code = await _run(settings_for(discord_token="some-token"), first_retry_s=0.01, attempts=3)
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert [line.split(":")[0] for line in lines] == ["warning", "warning", "error"], err
+    assert all("cannot reach Discord" in line for line in lines)
+    assert "trying again in" in lines[0] and "giving up" in lines[-1]
+
+
+async def test_a_missing_model_is_said_before_discord_is_contacted(
+    settings_for: Callable[..., Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{_closed_port()}/api/v10")
+    settings = settings_for(
+        discord_token="some-token", in_process_worker=True, model="ltx-video", offline=True
+    )
+    code = await _run(settings, first_retry_s=0.01, attempts=1)
+    assert code == 1
+    err = capsys.readouterr().err
+    lines = _error_lines(err)
+    assert len(lines) == 1 and "ltx-video" in lines[0], err
+    assert "cannot reach Discord" not in err  # it never tried
