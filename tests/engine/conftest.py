@@ -7,7 +7,7 @@ explicit values only, `.env` ignored.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +36,54 @@ def tiny_renderer(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactor
         EngineSettings, data_dir=tmp_path_factory.mktemp("data"), models_dir=tiny_models_dir
     )
     return Renderer(settings, "tiny")
+
+
+# --- a worker on this test's journal -------------------------------------------------------------
+
+
+@pytest.fixture
+def settings(
+    make_settings: Callable[..., Any], tiny_models_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> Any:
+    """Worker settings on this test's data dir and the tiny model; a module adds its own values
+    with a `WORKER_SETTINGS` dict (e.g. `max_batch`, short storage timeouts)."""
+    return make_settings(
+        data_dir=tmp_path / "data",
+        models_dir=tiny_models_dir,
+        lease_seconds=30.0,
+        max_attempts=3,
+        progress_interval_seconds=0.0,
+        **getattr(request.module, "WORKER_SETTINGS", {}),
+    )
+
+
+@pytest.fixture
+def db(settings: Any) -> Iterator[Any]:
+    """The test's own connection to the worker's database, on real time."""
+    from engine.journal import Journal
+
+    journal = Journal(settings.resolved_db_path, lease_seconds=settings.lease_seconds)
+    yield journal
+    journal.close()
+
+
+@pytest.fixture
+def make_worker(settings: Any, tiny_renderer: Any) -> Iterator[Callable[..., Any]]:
+    """`make_worker(**kwargs)`: a `Worker` on the test's journal with the warm tiny renderer,
+    stopped and closed at teardown."""
+    from engine.worker import Worker
+
+    made: list[Any] = []
+
+    def make(**kwargs: Any) -> Any:
+        kwargs.setdefault("renderer", tiny_renderer)
+        kwargs.setdefault("name", "w-test")
+        kwargs.setdefault("idle_poll", 0.05)
+        worker = Worker(kwargs.pop("settings", settings), **kwargs)
+        made.append(worker)
+        return worker
+
+    yield make
+    for worker in made:
+        worker.stop.set()
+        worker.journal.close()

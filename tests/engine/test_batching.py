@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,21 +48,7 @@ class Calls:
         return groups
 
 
-@pytest.fixture
-def settings(make_settings: Callable[..., EngineSettings], tiny_models_dir: Path, tmp_path: Path) -> Any:
-    return make_settings(
-        data_dir=tmp_path / "data",
-        models_dir=tiny_models_dir,
-        max_batch=4,
-        progress_interval_seconds=0.0,
-    )
-
-
-@pytest.fixture
-def db(settings: EngineSettings) -> Iterator[Journal]:
-    journal = Journal(settings.resolved_db_path, lease_seconds=settings.lease_seconds)
-    yield journal
-    journal.close()
+WORKER_SETTINGS = {"max_batch": 4}
 
 
 def run_until_idle(worker: Worker, timeout: float = 120) -> None:

@@ -29,44 +29,7 @@ from tests.engine.test_worker import Events, _spawn_worker, _tail, _worker_env, 
 from tests.helpers import LogWatch, SmallDisk, WriteLock, child_env, read_only_mount
 
 # Short enough that a test sees many retries in a second, long enough to be real waits.
-FAULT_SETTINGS = {"busy_timeout_seconds": 0.2, "storage_retry_seconds": 0.2}
-
-
-@pytest.fixture
-def settings(make_settings: Callable[..., EngineSettings], tiny_models_dir: Path, tmp_path: Path) -> Any:
-    return make_settings(
-        data_dir=tmp_path / "data",
-        models_dir=tiny_models_dir,
-        lease_seconds=30.0,
-        max_attempts=3,
-        progress_interval_seconds=0.0,
-        **FAULT_SETTINGS,
-    )
-
-
-@pytest.fixture
-def db(settings: EngineSettings) -> Iterator[Journal]:
-    journal = Journal(settings.resolved_db_path, lease_seconds=settings.lease_seconds)
-    yield journal
-    journal.close()
-
-
-@pytest.fixture
-def make_worker(settings: EngineSettings, tiny_renderer: Any) -> Iterator[Callable[..., Worker]]:
-    made: list[Worker] = []
-
-    def make(**kwargs: Any) -> Worker:
-        kwargs.setdefault("renderer", tiny_renderer)
-        kwargs.setdefault("name", "w-faults")
-        kwargs.setdefault("idle_poll", 0.05)
-        worker = Worker(kwargs.pop("settings", settings), **kwargs)
-        made.append(worker)
-        return worker
-
-    yield make
-    for worker in made:
-        worker.stop.set()
-        worker.journal.close()
+WORKER_SETTINGS = {"busy_timeout_seconds": 0.2, "storage_retry_seconds": 0.2}
 
 
 def held_at_first_step(job_id: int) -> tuple[threading.Event, threading.Event, Callable[..., None]]:
@@ -177,7 +140,7 @@ def test_disk_full_mid_render_waits_with_the_clip_then_carries_on(
 ) -> None:  # fmt: skip
     settings = make_settings(
         data_dir=small_disk.path / "data", models_dir=tiny_models_dir, progress_interval_seconds=0.0,
-        **FAULT_SETTINGS,
+        **WORKER_SETTINGS,
     )  # fmt: skip
     db = Journal(settings.resolved_db_path)
     try:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,43 +64,6 @@ def clips_of(settings: EngineSettings, job_id: int) -> list[str]:
 def assert_is_mp4(path: str | Path) -> None:
     data = Path(path).read_bytes()
     assert len(data) > 100 and data[4:8] == b"ftyp", f"{path} is not an MP4"
-
-
-@pytest.fixture
-def settings(make_settings: Callable[..., EngineSettings], tiny_models_dir: Path, tmp_path: Path) -> Any:
-    return make_settings(
-        data_dir=tmp_path / "data",
-        models_dir=tiny_models_dir,
-        lease_seconds=30.0,
-        max_attempts=3,
-        progress_interval_seconds=0.0,
-    )
-
-
-@pytest.fixture
-def db(settings: EngineSettings) -> Iterator[Journal]:
-    """The test's own connection to the worker's database, on real time."""
-    journal = Journal(settings.resolved_db_path, lease_seconds=settings.lease_seconds)
-    yield journal
-    journal.close()
-
-
-@pytest.fixture
-def make_worker(settings: EngineSettings, tiny_renderer: Any) -> Iterator[Callable[..., Worker]]:
-    made: list[Worker] = []
-
-    def make(**kwargs: Any) -> Worker:
-        kwargs.setdefault("renderer", tiny_renderer)
-        kwargs.setdefault("name", "w-test")
-        kwargs.setdefault("idle_poll", 0.05)
-        worker = Worker(kwargs.pop("settings", settings), **kwargs)
-        made.append(worker)
-        return worker
-
-    yield make
-    for worker in made:
-        worker.stop.set()
-        worker.journal.close()
 
 
 def start(worker: Worker) -> threading.Thread:
