@@ -210,3 +210,29 @@ def read_only_mount(folder: Path) -> Iterator[Path]:
         yield folder
     finally:
         _umount(folder)
+
+
+def run_until_idle(worker: Any, timeout: float = 120) -> None:
+    """`worker.run(exit_when_idle=True)` on a thread, but a worker that never goes idle fails the
+    test (after stopping it), and an exception inside it is raised here."""
+    import threading
+
+    import pytest
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            worker.run(exit_when_idle=True)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        worker.stop.set()
+        thread.join(30)
+        pytest.fail(f"worker still busy after {timeout:.0f} s: a job never left the queue")
+    if errors:
+        raise errors[0]

@@ -9,13 +9,11 @@ call reports progress for each of its jobs at every step, and its jobs finish to
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from engine.journal import Job, JobState, Journal
 from engine.presets import get_preset
@@ -24,7 +22,7 @@ from engine.request import build_request
 from engine.settings import EngineSettings
 from engine.worker import Worker
 from tests.engine.tiny_components import build_tiny
-from tests.helpers import decode_video
+from tests.helpers import decode_video, run_until_idle
 
 
 class Calls:
@@ -49,26 +47,6 @@ class Calls:
 
 
 WORKER_SETTINGS = {"max_batch": 4}
-
-
-def run_until_idle(worker: Worker, timeout: float = 120) -> None:
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            worker.run(exit_when_idle=True)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        worker.stop.set()
-        thread.join(30)
-        pytest.fail(f"worker still busy after {timeout:.0f} s")
-    if errors:
-        raise errors[0]
 
 
 def enqueue(db: Journal, model: str = "tiny", **options: Any) -> Job:

@@ -25,7 +25,7 @@ from engine.journal import Job, JobState, Journal
 from engine.request import RenderRequest, build_request
 from engine.settings import EngineSettings
 from engine.worker import Worker
-from tests.helpers import child_env
+from tests.helpers import child_env, run_until_idle
 
 
 class Events:
@@ -70,27 +70,6 @@ def start(worker: Worker) -> threading.Thread:
     thread = threading.Thread(target=worker.run, kwargs={"exit_when_idle": True}, daemon=True)
     thread.start()
     return thread
-
-
-def run_until_idle(worker: Worker, timeout: float = 120) -> None:
-    """`worker.run(exit_when_idle=True)`, but a worker that never goes idle fails the test."""
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            worker.run(exit_when_idle=True)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        worker.stop.set()
-        thread.join(30)
-        pytest.fail(f"worker still busy after {timeout:.0f} s: a job never left the queue")
-    if errors:
-        raise errors[0]
 
 
 # --- (a) rendering --------------------------------------------------------------------------------
