@@ -10,7 +10,7 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from engine.presets import PRESETS, UnknownPreset, describe, get_preset
 from engine.request import InvalidRequest, build_request
@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--steps", type=int, default=None)
     render.add_argument("--guidance", type=float, default=None)
     render.add_argument("--seed", type=int, default=None)
+    render.add_argument("--image", type=Path, default=None, help="start from this picture (PNG, JPEG, WebP)")
+    render.add_argument("--extend", type=Path, default=None, help="continue this clip from its last frames")
+    render.add_argument("--loop", action="store_true", help="end on the frame the clip starts from")
     render.add_argument("--out", type=Path, default=None)
     render.add_argument("--format", choices=("mp4", "gif", "webm"), default=None)
     render.add_argument("--max-bytes", type=_positive_int, default=None)
@@ -101,9 +104,15 @@ def cmd_render(args: argparse.Namespace) -> int:
     fmt = args.format or ((args.out.suffix.lstrip(".").lower() if args.out else "") or "mp4")
     if fmt not in ("mp4", "gif", "webm"):
         raise UsageError(f"unknown output format {fmt!r}; use mp4, gif or webm")
+    image = _clean_image(args.image, settings) if args.image else None
+    if args.extend and not args.extend.is_file():
+        raise UsageError(f"no clip at {args.extend} to extend")
     request = build_request(
         args.prompt,
         model=preset,
+        image=image,
+        extend=str(args.extend.resolve()) if args.extend else None,
+        loop=args.loop,
         negative_prompt=args.negative,
         frames=args.frames,
         seconds=args.seconds,
@@ -133,6 +142,21 @@ def cmd_render(args: argparse.Namespace) -> int:
     )
     print(out)
     return 0
+
+
+def _clean_image(path: Path, settings: Any) -> str:
+    """The picture checked like a member's upload, stored cleaned beside the clips."""
+    from engine.image import BadImage, clean
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"can't read {path}: {exc.strerror or exc}") from None
+    try:
+        cleaned = clean(data)
+    except BadImage as exc:
+        raise UsageError(str(exc)) from None
+    return str(cleaned.save(settings.resolved_images_dir))
 
 
 def cmd_presets(_args: argparse.Namespace) -> int:

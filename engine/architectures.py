@@ -357,6 +357,21 @@ _ARCHITECTURES: dict[str, Architecture] = {
         },
     ),
 }
+# LTX-Video 0.9.5 keeps the 0.9 transformer's shape; its condition pipeline takes a fixed shift
+# (the 0.9.5 scheduler config turns dynamic shifting off, and the pipeline passes no `mu`).
+_ltx = _ARCHITECTURES["ltx-video"]
+_ARCHITECTURES["ltx-video-i2v"] = Architecture(
+    pipeline_class="LTXConditionPipeline",
+    source="Lightricks/LTX-Video-0.9.5 config.json files (transformer and VAE shapes as 0.9)",
+    tokenizer=_ltx.tokenizer,
+    max_length=_ltx.max_length,
+    components={
+        **_ltx.components,
+        "scheduler": Component(
+            "diffusers", "FlowMatchEulerDiscreteScheduler", {"shift": 1.0, "use_dynamic_shifting": False}
+        ),
+    },
+)
 # Zeroscope is a fine-tune of ModelScope: the same architecture, trained at 576x320.
 _ARCHITECTURES["zeroscope"] = _ARCHITECTURES["modelscope"]
 
@@ -401,7 +416,11 @@ def parameter_count(pipe: Any) -> int:
 
 
 def build_random_pipeline(
-    preset_name: str, *, smoke: bool = False, device: str = "cpu", dtype: Any = None
+    preset_name: str,
+    *,
+    smoke: bool = False,
+    device: str = "cpu",
+    dtype: Any = None,
 ) -> Any:
     """The preset's pipeline with random weights, built directly on ``device``.
 

@@ -69,12 +69,13 @@ def resolve_source(preset: Preset, settings: EngineSettings) -> str:
     """Where the weights come from: an explicit folder, the built-in tiny model, or the hub id."""
     if settings.model_path is not None:
         return str(settings.model_path.expanduser())
-    if preset.source == "builtin:tiny":
+    if preset.source.startswith("builtin:"):
         from engine.tiny import ensure_tiny_model
 
-        folder = settings.resolved_models_dir / "tiny"
+        kind = preset.source.removeprefix("builtin:")
+        folder = settings.resolved_models_dir / kind
         try:
-            return str(ensure_tiny_model(folder))
+            return str(ensure_tiny_model(folder, kind))
         except PermissionError as exc:
             raise _permission_denied(preset, Path(exc.filename or folder), folder) from exc
     local = settings.resolved_models_dir / preset.name

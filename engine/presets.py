@@ -44,6 +44,13 @@ class Preset:
     # Pass the request's fps to the pipeline under this name, if the model conditions on it.
     fps_kwarg: str | None = None
     notes: str = ""
+    # Can start a clip from a picture (the first frame follows it).
+    image_input: bool = False
+    # Can condition on several frames at chosen positions: continuing a clip from its last
+    # frames (extend) and a clip whose last frame leads back into its first (loop).
+    frame_conditions: bool = False
+    # Frames of the previous clip an extension is conditioned on (LTX takes 8k+1).
+    extend_overlap: int = 0
 
     def round_frames(self, frames: int) -> int:
         """The nearest valid frame count at or above `frames`, clamped to the limits."""
@@ -123,6 +130,71 @@ _register(
         callback_style="step_end",
         fps_kwarg="frame_rate",
         notes="Fast: about real time on a large GPU. Needs ~12 GB VRAM at bf16, less with CPU offload.",
+    )
+)
+_register(
+    Preset(
+        name="tiny-i2v",
+        title="Tiny image-to-video (random weights, for demos and tests)",
+        pipeline_class="LTXConditionPipeline",
+        source="builtin:tiny-i2v",
+        dtype="float32",
+        frame_step=8,
+        frame_offset=1,
+        min_frames=9,
+        max_frames=33,
+        default_frames=9,
+        default_fps=8,
+        max_fps=30,
+        size_multiple=32,
+        default_width=128,
+        default_height=96,
+        max_side=256,
+        default_steps=2,
+        max_steps=10,
+        default_guidance=3.0,
+        max_guidance=10.0,
+        max_prompt_chars=500,
+        output_type="np",
+        callback_style="step_end",
+        fps_kwarg="frame_rate",
+        image_input=True,
+        frame_conditions=True,
+        extend_overlap=9,
+        notes="LTX-Video's condition pipeline built locally with random weights: starts from a picture, "
+        "extends and loops, renders noise.",
+    )
+)
+_register(
+    Preset(
+        name="ltx-video-i2v",
+        title="LTX-Video 0.9.5 from a picture (Lightricks)",
+        pipeline_class="LTXConditionPipeline",
+        source="Lightricks/LTX-Video-0.9.5",
+        dtype="bfloat16",
+        frame_step=8,
+        frame_offset=1,
+        min_frames=9,
+        max_frames=257,
+        default_frames=97,
+        default_fps=24,
+        max_fps=30,
+        size_multiple=32,
+        default_width=704,
+        default_height=480,
+        max_side=1280,
+        default_steps=40,
+        max_steps=100,
+        default_guidance=3.0,
+        max_guidance=10.0,
+        max_prompt_chars=1000,
+        output_type="np",
+        callback_style="step_end",
+        fps_kwarg="frame_rate",
+        image_input=True,
+        frame_conditions=True,
+        extend_overlap=17,
+        notes="Starts from a picture, extends a clip from its last frames, loops. Same memory as ltx-video.",
     )
 )
 _register(
@@ -268,5 +340,13 @@ def describe(preset: Preset) -> str:
         f"    source {p.source}; frames {p.min_frames}-{p.max_frames} ({p.frame_rule()}), "
         f"default {p.default_frames} @ {p.default_fps} fps; size {p.default_width}x{p.default_height}, "
         f"multiple of {p.size_multiple}, max side {p.max_side}; steps {p.default_steps} (max {p.max_steps}); "
-        f"guidance {p.default_guidance:g} (max {p.max_guidance:g})"
+        f"guidance {p.default_guidance:g} (max {p.max_guidance:g}); {starts(p)}"
     )
+
+
+def starts(preset: Preset) -> str:
+    """What a preset can start from, said the same way in the CLI, /help and refusals."""
+    if not preset.image_input:
+        return "text only (no picture, extend or loop)"
+    extra = "; extends and loops" if preset.frame_conditions else ""
+    return f"text or a picture{extra}"

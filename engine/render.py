@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.conditions import join_extension, pipeline_kwargs
 from engine.loader import load_pipeline
 from engine.presets import Preset, get_preset
 from engine.request import RenderRequest
@@ -109,6 +110,8 @@ class Renderer:
             kwargs["callback_on_step_end"] = on_step_end
         if self.preset.fps_kwarg:
             kwargs[self.preset.fps_kwarg] = first.fps
+        # A batch shares its conditions: requests with different pictures never share a key.
+        kwargs.update(pipeline_kwargs(self.preset, first))
 
         generators = [torch.Generator(device="cpu").manual_seed(r.seed) for r in batch]
         started = time.perf_counter()
@@ -127,4 +130,7 @@ class Renderer:
             )
         elapsed = time.perf_counter() - started
         videos = output.frames
-        return [RenderResult(r, to_uint8(videos[i]), elapsed) for i, r in enumerate(batch)]
+        return [
+            RenderResult(r, join_extension(self.preset, r, to_uint8(videos[i])), elapsed)
+            for i, r in enumerate(batch)
+        ]

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Any
 
-from engine.presets import Preset, get_preset
+from engine.presets import PRESETS, Preset, get_preset
 
 MAX_SEED = 2**32 - 1
 # The lowest frame rate any preset takes; with a preset's most frames it sets the longest clip.
@@ -41,6 +41,12 @@ class RenderRequest:
     steps: int
     guidance: float
     seed: int
+    # A cleaned picture the clip starts from (`engine.image`), stored under its hash.
+    image: str = ""
+    # A clip this one continues from its last frames; the result is the joined clip.
+    extend: str = ""
+    # The last frame leads back into the first.
+    loop: bool = False
 
     def batch_key(self) -> tuple[Any, ...]:
         """Requests with equal keys can share one pipeline call.
@@ -63,7 +69,8 @@ class RenderRequest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RenderRequest:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        # Jobs recorded before a field existed lack it: they take its default.
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
     def with_seed(self, seed: int) -> RenderRequest:
         return replace(self, seed=seed)
@@ -133,6 +140,9 @@ def build_request(
     steps: int | None = None,
     guidance: float | None = None,
     seed: int | None = None,
+    image: str | None = None,
+    extend: str | None = None,
+    loop: bool = False,
 ) -> RenderRequest:
     """Resolve user options against a preset, or raise InvalidRequest with a friendly message.
 
@@ -190,6 +200,8 @@ def build_request(
         seed = random_seed()
     _check_range("Seed", seed, 0, MAX_SEED)
 
+    _check_conditions(preset, image, extend, loop)
+
     return RenderRequest(
         model=preset.name,
         prompt=prompt,
@@ -201,4 +213,28 @@ def build_request(
         steps=int(steps),
         guidance=float(guidance),
         seed=int(seed),
+        image=image or "",
+        extend=extend or "",
+        loop=bool(loop),
     )
+
+
+def _check_conditions(preset: Preset, image: str | None, extend: str | None, loop: bool) -> None:
+    """What a clip starts from must be something the preset can condition on."""
+    if image and not preset.image_input:
+        raise InvalidRequest(f"{preset.name} can't start from a picture; {_image_presets()} can.")
+    if (extend or loop) and not preset.frame_conditions:
+        what = "extend a clip" if extend else "loop a clip"
+        raise InvalidRequest(f"{preset.name} can't {what}; {_image_presets(frames=True)} can.")
+    if extend and loop:
+        raise InvalidRequest("A clip can be extended or looped, not both at once.")
+    if image and extend:
+        raise InvalidRequest("An extension continues the clip's own last frames; leave the picture out.")
+    if loop and not image:
+        # A loop returns to a frame it was given: with text alone there is none to return to.
+        raise InvalidRequest("A loop needs a picture to start and end on: attach one with the prompt.")
+
+
+def _image_presets(*, frames: bool = False) -> str:
+    names = [p.name for p in PRESETS.values() if (p.frame_conditions if frames else p.image_input)]
+    return ", ".join(names) or "no preset here"

@@ -25,6 +25,8 @@ class EngineSettings(BaseSettings):
     # Defaults derive from data_dir when left empty, so moving data_dir moves everything.
     db_path: Path | None = None
     clips_dir: Path | None = None
+    # Pictures members start clips from, cleaned and stored under their hash.
+    images_dir: Path | None = None
     models_dir: Path | None = None
 
     model: str = "tiny"
@@ -72,3 +74,7 @@ class EngineSettings(BaseSettings):
     @property
     def resolved_models_dir(self) -> Path:
         return self.models_dir or self.data_dir / "models"
+
+    @property
+    def resolved_images_dir(self) -> Path:
+        return self.images_dir or self.data_dir / "images"

@@ -116,8 +116,20 @@ def _give_usual_permissions(folder: Path) -> None:
             os.chmod(os.path.join(root, name), file_mode)
 
 
-def ensure_tiny_model(folder: Path) -> Path:
-    """Build and save the tiny model once, so later loads go through from_pretrained.
+def build_tiny_i2v_pipeline(seed: int = 0) -> Any:
+    """The `tiny-i2v` preset's model: LTX-Video's condition pipeline at the shrunk sizes of
+    `engine.architectures` (the real VAE compression and patching), with random weights."""
+    from engine.architectures import build_random_pipeline
+
+    torch.manual_seed(seed)
+    return build_random_pipeline("ltx-video-i2v", smoke=True)
+
+
+BUILDERS = {"tiny": build_tiny_pipeline, "tiny-i2v": build_tiny_i2v_pipeline}
+
+
+def ensure_tiny_model(folder: Path, kind: str = "tiny") -> Path:
+    """Build and save a built-in model once, so later loads go through from_pretrained.
 
     Its files get the usual permissions (the umask's), like any file the owner makes.
     """
@@ -126,7 +138,7 @@ def ensure_tiny_model(folder: Path) -> Path:
         # Build under a private name and rename last: a crash mid-save never leaves a folder
         # that looks complete, and two workers starting together do not trip over each other.
         tmp = folder.with_name(f"{folder.name}.building-{os.getpid()}")
-        build_tiny_pipeline().save_pretrained(tmp)
+        BUILDERS[kind]().save_pretrained(tmp)
         _give_usual_permissions(tmp)
         try:
             tmp.rename(folder)

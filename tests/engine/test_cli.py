@@ -216,7 +216,16 @@ def test_presets_lists_every_preset(runs: CliRuns) -> None:
     run = runs["presets"]
     assert run.returncode == 0 and run.stderr == ""
     names = {line.split()[0] for line in run.stdout.splitlines() if line and not line.startswith(" ")}
-    assert names == {"tiny", "ltx-video", "wan2.1-1.3b", "cogvideox-2b", "modelscope", "zeroscope"}
+    assert names == {
+        "tiny",
+        "tiny-i2v",
+        "ltx-video",
+        "ltx-video-i2v",
+        "wan2.1-1.3b",
+        "cogvideox-2b",
+        "modelscope",
+        "zeroscope",
+    }
 
 
 def test_real_preset_without_weights_fails_in_one_line(runs: CliRuns) -> None:

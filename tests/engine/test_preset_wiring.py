@@ -24,12 +24,13 @@ from engine.request import RenderRequest, build_request
 from engine.settings import EngineSettings
 from tests.engine.tiny_components import build_tiny
 
-REAL_PRESETS = ["ltx-video", "wan2.1-1.3b", "cogvideox-2b", "modelscope", "zeroscope"]
+REAL_PRESETS = ["ltx-video", "ltx-video-i2v", "wan2.1-1.3b", "cogvideox-2b", "modelscope", "zeroscope"]
 
 # Small, non-square sizes (so a width/height swap shows) that are multiples of each preset's
 # size_multiple, far below the real models' working sizes.
 SMALL_SIZE = {
     "ltx-video": (64, 32),
+    "ltx-video-i2v": (64, 32),
     "wan2.1-1.3b": (32, 16),
     "cogvideox-2b": (32, 16),
     "modelscope": (32, 16),
@@ -86,6 +87,7 @@ def assert_video(frames: np.ndarray, request: RenderRequest) -> None:
 # The diffusers class behind each real model, written out rather than read from the preset.
 PIPELINE_CLASS = {
     "ltx-video": "LTXPipeline",
+    "ltx-video-i2v": "LTXConditionPipeline",
     "wan2.1-1.3b": "WanPipeline",
     "cogvideox-2b": "CogVideoXPipeline",
     "modelscope": "TextToVideoSDPipeline",

@@ -70,7 +70,16 @@ def test_unknown_model_is_refused_with_the_list_of_models() -> None:
     message = str(info.value)
     assert "'nope'" in message
     listed = message.split("Available: ", 1)[1].removesuffix(".").split(", ")
-    assert set(listed) == {"tiny", "ltx-video", "wan2.1-1.3b", "cogvideox-2b", "modelscope", "zeroscope"}
+    assert set(listed) == {
+        "tiny",
+        "tiny-i2v",
+        "ltx-video",
+        "ltx-video-i2v",
+        "wan2.1-1.3b",
+        "cogvideox-2b",
+        "modelscope",
+        "zeroscope",
+    }
 
 
 # --- frames, seconds, fps -------------------------------------------------------------------

@@ -245,8 +245,15 @@ def build_tiny_text_to_video_sd() -> Any:
     return build_tiny_pipeline()
 
 
+def build_tiny_ltx_condition() -> Any:
+    from engine.tiny import build_tiny_i2v_pipeline
+
+    return build_tiny_i2v_pipeline()
+
+
 BUILDERS: dict[str, Callable[[], Any]] = {
     "LTXPipeline": build_tiny_ltx,
+    "LTXConditionPipeline": build_tiny_ltx_condition,
     "WanPipeline": build_tiny_wan,
     "CogVideoXPipeline": build_tiny_cogvideox,
     "TextToVideoSDPipeline": build_tiny_text_to_video_sd,
