@@ -31,6 +31,13 @@ class GuildConfig:
     blocked_words: tuple[str, ...] = ()
     mod_role_id: int | None = None
     allow_dms: bool | None = None
+    # Starting clips from uploaded pictures: off until the server's moderators turn it on, and
+    # pictures with a face refused unless they also allow faces.
+    image_input: bool = False
+    allow_faces: bool = False
+    # The longest clip an Extend chain may reach on this server (owners set it; None: the
+    # bot-wide setting).
+    max_chain_seconds: float | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GuildConfig:

@@ -45,6 +45,10 @@ class Settings(EngineSettings):
     # bot process on the same journal takes it over only after it expired.
     delivery_lease_seconds: float = Field(30.0, gt=0)
 
+    # The longest video an Extend chain may reach (seconds); owners may lower or raise it per
+    # server up to 60 s with `/mod chain`.
+    max_chain_seconds: float = Field(20.0, gt=0, le=60)
+
     # Discord throttles message edits; progress updates are spaced at least this far apart.
     status_edit_seconds: float = Field(3.0, ge=0.0)
 

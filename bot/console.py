@@ -40,7 +40,8 @@ MOD_ONLY = "Only moderators can use /mod."
 MOD_USAGE = (
     "Moderator commands: ban USER [reason] [--everywhere], unban USER [--everywhere], pause, "
     "resume, clear, cancel JOB, limit rate=N burst=N per_user=N per_guild=N, "
-    "words add|remove|list ..., category NAME on|off, audit [everywhere], dms on|off."
+    "words add|remove|list ..., category NAME on|off, audit [everywhere], dms on|off, "
+    "images on|off, faces on|off, chain SECONDS (owners)."
 )
 
 
@@ -194,7 +195,7 @@ class Console:
             answer = await (
                 self.command(who, text.strip())
                 if text.strip().startswith("/")
-                else self.core.submit_text(who, text)
+                else self.core.submit_text(who, text, local_files=True)
             )
         except Exception as exc:  # one bad line must never end the session
             ref = secrets.token_hex(4)
@@ -216,7 +217,7 @@ class Console:
             return await core.stats()
         if name == "help":
             return info(core.help_text())
-        if name in ("cancel", "show", "reroll", "remix") and args:
+        if name in ("cancel", "show", "reroll", "remix", "extend") and args:
             job_id = _job_id(args[0])
             if job_id is None:
                 return refused("invalid", not_a_job_number(args[0]))
@@ -226,6 +227,8 @@ class Console:
                 return await core.show(who, job_id)
             if name == "reroll":
                 return await core.reroll(who, job_id)
+            if name == "extend":
+                return await core.extend(who, job_id, " ".join(args[1:]))
             return await core.remix(who, job_id, " ".join(args[1:]))
         if name == "mod":
             return await self.mod(who, args)
@@ -260,6 +263,11 @@ class Console:
             return await m.category(who, rest[0].lower(), rest[1].lower() == "on")
         if action == "audit":
             return await m.audit(who, everywhere=everywhere)
+        if action in ("images", "faces") and len(rest) == 1 and rest[0].lower() in ("on", "off"):
+            switch = m.images if action == "images" else m.faces
+            return await switch(who, rest[0].lower() == "on")
+        if action == "chain" and len(rest) == 1:
+            return await m.chain(who, rest[0])
         if action == "dms" and len(rest) == 1 and rest[0].lower() in ("on", "off"):
             return await m.dms(who, rest[0].lower() == "on")
         return refused("invalid", MOD_USAGE)

@@ -77,8 +77,14 @@ _FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "model": ("model", str, "a model name"),
     "width": ("width", _whole, "a whole number"),
     "height": ("height", _whole, "a whole number"),
+    # A path on the bot's machine: only the console takes it (`Parsed.image_path`).
+    "image": ("image_path", str, "a picture's path"),
 }
-FLAG_HELP = "--seed N --frames N --seconds S --fps N --ar W:H --neg TEXT --steps N --guidance G --model NAME"
+# Flags that take no value.
+_SWITCHES: dict[str, str] = {"loop": "loop"}
+FLAG_HELP = (
+    "--seed N --frames N --seconds S --fps N --ar W:H --neg TEXT --steps N --guidance G --model NAME --loop"
+)
 
 _DASHES = re.compile(r"(^|\s)[\u2012\u2013\u2014\u2015\u2212]{1,2}(?=[a-zA-Z])")
 # An apostrophe inside a word ("it's", "dog's") is never a quote; shlex would pair two of them.
@@ -90,6 +96,9 @@ _APOSTROPHE_MARK = "\ue0a7"  # private use: stands in for those apostrophes whil
 class Parsed:
     prompt: str
     options: dict[str, Any] = field(default_factory=dict)
+    # `--image PATH`: a file on the machine the bot runs on. Kept out of `options` so that no
+    # surface but the console can ever make the bot read a local file.
+    image_path: str | None = None
 
 
 # Shell-style words as shlex.split(posix=True) reads them, in one pass. shlex itself appends
@@ -174,6 +183,10 @@ def _parse(text: str) -> Parsed:
         token = tokens[i]
         if token.startswith("--") and len(token) > 2:
             name, _, inline = token[2:].partition("=")
+            if name.lower() in _SWITCHES and not inline:
+                options[_SWITCHES[name.lower()]] = True
+                i += 1
+                continue
             spec = _FLAGS.get(name.lower())
             if spec is None:
                 raise InvalidRequest(texts.unknown_option(name, FLAG_HELP))
@@ -192,4 +205,5 @@ def _parse(text: str) -> Parsed:
         else:
             words.append(token)
         i += 1
-    return Parsed(" ".join(words), options)
+    image_path = options.pop("image_path", None)
+    return Parsed(" ".join(words), options, image_path)

@@ -191,6 +191,36 @@ class Moderation:
         await self._set(who, "dms", detail="on" if allowed else "off", bot_wide=True, allow_dms=allowed)
         return info(texts.dms_now(allowed))
 
+    async def images(self, who: Requester, on: bool) -> Answer:
+        if (no := self._refusal(who)) is not None:
+            return no
+        await self._set(who, "images", detail="on" if on else "off", image_input=on)
+        return info(texts.images_now(on))
+
+    async def faces(self, who: Requester, on: bool) -> Answer:
+        if (no := self._refusal(who)) is not None:
+            return no
+        await self._set(who, "faces", detail="on" if on else "off", allow_faces=on)
+        return info(texts.faces_now(on))
+
+    async def chain(self, who: Requester, seconds: str) -> Answer:
+        """The longest Extend chain on this server: the owners' call, since it is their GPU time."""
+        if (no := self._refusal(who, bot_wide=True)) is not None:
+            return no
+        try:
+            value = float(seconds)
+        except ValueError:
+            value = float("nan")
+        if not 1 <= value <= 60:
+            return refused("invalid", texts.chain_limit_out_of_range(60))
+        await self._change(
+            who,
+            "chain",
+            lambda journal: admission.update_guild_config(journal, who.guild_id, max_chain_seconds=value),
+            detail=f"{value:g}s",
+        )
+        return info(texts.chain_limit_now(value))
+
     async def mod_role(self, who: Requester, role_id: int | None) -> Answer:
         if (no := self._refusal(who)) is not None:
             return no

@@ -155,6 +155,19 @@ def history_entry(job_id: int, state: str, prompt: str, seed: int) -> str:
     return f"job {job_id} [{state}] {prompt[:60]} (seed {seed})"
 
 
+def chain_line(job: Any) -> str:
+    """How a job relates to the one before it, for /show."""
+    r = job.request
+    if r.extend and job.parent_id:
+        return f"\nExtends #{job.parent_id}."
+    parts = []
+    if r.image:
+        parts.append("started from a picture (private to you)")
+    if r.loop:
+        parts.append("loops")
+    return ("\n" + "; ".join(parts).capitalize() + ".") if parts else ""
+
+
 def job_details(job: Any) -> str:
     """What /show and a clip's Info button say: enough to reproduce the clip."""
     r = job.request
@@ -163,7 +176,7 @@ def job_details(job: Any) -> str:
     return (
         f"Job {job.id} [{job.state}]\nPrompt: {r.prompt}{negative}\n"
         f"Model {r.model}, seed {r.seed}, {r.steps} steps, guidance {r.guidance:g}, "
-        f"{r.frames} frames at {r.fps} fps, {r.width}x{r.height}{took}"
+        f"{r.frames} frames at {r.fps} fps, {r.width}x{r.height}{took}{chain_line(job)}"
     )
 
 
@@ -276,3 +289,44 @@ def audit_entry(row: Mapping[str, Any]) -> str:
         + (f" [{row['category']}]" if row["category"] else "")
         + (f": {row['detail']}" if row["detail"] else "")
     )
+
+
+# --- pictures, extensions, loops ----------------------------------------------------------------
+
+IMAGES_OFF = "Starting a video from a picture is off here. A moderator can turn it on with `/mod images on`."
+FACE_IN_PICTURE = (
+    "That picture seems to show a face, and this server doesn't animate pictures of people "
+    "(a moderator can allow it with `/mod faces on`)."
+)
+FACE_CHECK_MISSING = "This bot can't check pictures for faces right now, so it can't start videos from them."
+
+
+def cannot_read_file(path: str, why: str) -> str:
+    return f"I couldn't read {quoted(path, 60)}: {why}."
+
+
+IMAGE_PATHS_CONSOLE_ONLY = "Attach the picture to your message instead of giving a path."
+EXTEND_NOT_READY = "That video isn't finished yet; you can extend it once it has arrived."
+
+
+def chain_too_long(total_s: float, limit_s: float) -> str:
+    return (
+        f"That would make the video {total_s:.1f} s long; videos here can be extended up to "
+        f"{limit_s:.0f} s in all."
+    )
+
+
+def images_now(on: bool) -> str:
+    return "Videos can start from a picture here now." if on else "Videos can't start from pictures here now."
+
+
+def faces_now(on: bool) -> str:
+    return "Pictures showing faces are allowed now." if on else "Pictures showing faces are refused now."
+
+
+def chain_limit_now(seconds: float) -> str:
+    return f"Extended videos here can now reach {seconds:.0f} s in all."
+
+
+def chain_limit_out_of_range(high: float) -> str:
+    return f"Give the longest extended video in seconds, from 1 to {high:.0f}."

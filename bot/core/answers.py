@@ -32,6 +32,13 @@ class Requester:
             return True
         return self.is_mod and guild_id is not None and guild_id == self.guild_id
 
+    def sees_job(self, job: Any) -> bool:
+        """`sees`, and a job started from an uploaded picture is its requester's alone: the
+        picture may show someone, and they sent it to the bot, not to the server."""
+        if job.request.image and job.user_id != self.user_id:
+            return False
+        return self.sees(job.guild_id, job.user_id)
+
     def sees(self, job_guild_id: str | None, job_user_id: str) -> bool:
         """May see a job: its requester; for a server job, anyone in that server and the owners
         (who moderate every server). A DM job is its requester's alone."""

@@ -48,7 +48,7 @@ class Commands(CoreBase):
 
     async def show(self, who: Requester, job_id: int) -> Answer:
         job = await self.db.get(job_id)
-        if job is None or not who.sees(job.guild_id, job.user_id):
+        if job is None or not who.sees_job(job):
             return refused("not_found", texts.not_here(job_id))
         return info(texts.job_details(job), job=job.id)
 

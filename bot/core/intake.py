@@ -6,7 +6,9 @@ so a refusal is recorded as such and a flood cannot slip past a limit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 from bot import admission, texts
@@ -14,7 +16,9 @@ from bot.core.answers import Answer, Requester, refused
 from bot.core.base import CoreBase
 from bot.flags import parse_prompt
 from bot.policy import clean
-from engine.journal import Job, Journal, is_storage_fault
+from engine import image as pictures
+from engine.faces import FaceCheckUnavailable, count_faces
+from engine.journal import Job, JobState, Journal, is_storage_fault
 from engine.presets import get_preset
 from engine.request import InvalidRequest, RenderRequest, build_request
 
@@ -22,11 +26,20 @@ log = logging.getLogger(__name__)
 
 
 class Intake(CoreBase):
-    async def submit_text(self, who: Requester, text: str, **kw: Any) -> Answer:
+    async def submit_text(self, who: Requester, text: str, *, local_files: bool = False, **kw: Any) -> Answer:
+        """Free text with inline flags. ``local_files`` is for the console alone: there `--image
+        PATH` names a file on the bot's own machine, which no chat member may make it read."""
         try:
             parsed = parse_prompt(text)
         except InvalidRequest as exc:
             return refused("invalid", str(exc))
+        if parsed.image_path is not None:
+            if not local_files:
+                return refused("invalid", texts.IMAGE_PATHS_CONSOLE_ONLY)
+            try:
+                kw["image"] = await asyncio.to_thread(_read_local, parsed.image_path)
+            except OSError as exc:
+                return refused("invalid", texts.cannot_read_file(parsed.image_path, exc.strerror or str(exc)))
         return await self.submit(who, parsed.prompt, parsed.options, **kw)
 
     async def submit(
@@ -37,11 +50,20 @@ class Intake(CoreBase):
         *,
         parent_id: int | None = None,
         reply: dict[str, Any] | None = None,
+        image: bytes | None = None,
     ) -> Answer:
         options = dict(options or {})
         model = options.pop("model", None) or self.settings.model
         if model not in self.models:
             return refused("invalid", texts.model_unavailable(model, self.models))
+        if image is not None:
+            picture = await self._picture(who, model, prompt, options, image)
+            if isinstance(picture, Answer):
+                return picture
+            options["image"] = picture
+        elif options.get("image") and not (await self.guild_config(who.guild_id)).image_input:
+            # A re-roll of a picture's clip after the moderators turned pictures off.
+            return refused("images_off", texts.IMAGES_OFF)
         if isinstance(options.get("negative_prompt"), str):
             # Stored, shown by /show and written into the clip like the prompt: cleaned the same way.
             options["negative_prompt"] = clean(options["negative_prompt"])
@@ -130,11 +152,94 @@ class Intake(CoreBase):
             reply=reply,
         )
 
+    async def _picture(
+        self, who: Requester, model: str, prompt: str, options: dict[str, Any], data: bytes
+    ) -> str | Answer:
+        """An uploaded picture, checked and stored, or the refusal saying why not.
+
+        Cheapest first: the server's switch, then the request without the picture (so a bad
+        option never costs a decode), then the bytes, then the face check, off the loop.
+        """
+        cfg = await self.guild_config(who.guild_id)
+        if not cfg.image_input:
+            return refused("images_off", texts.IMAGES_OFF)
+        try:
+            build_request(clean(prompt), model=get_preset(model), **{**options, "image": "pending"})
+        except InvalidRequest as exc:
+            return refused("invalid", str(exc))
+        except TypeError:
+            return refused("invalid", texts.OPTIONS_CLASH)
+        try:
+            cleaned = await asyncio.to_thread(pictures.clean, data)
+        except pictures.BadImage as exc:
+            return refused("invalid", str(exc))
+        if not cfg.allow_faces:
+            try:
+                faces = await asyncio.to_thread(count_faces, cleaned.png)
+            except FaceCheckUnavailable as exc:
+                log.warning("pictures refused: %s", exc)
+                return refused("images_off", texts.FACE_CHECK_MISSING)
+            if faces:
+                return refused("face", texts.FACE_IN_PICTURE)
+        path = await asyncio.to_thread(cleaned.save, self.settings.resolved_images_dir.resolve())
+        return str(path)
+
+    async def extend(self, who: Requester, job_id: int, prompt: str = "", **kw: Any) -> Answer:
+        """Continue a finished clip from its last frames, as a new fair job of its own.
+
+        The same options (size, fps, seed) so the join does not jump; the same prompt unless a
+        new one is given. The chain's whole length is capped by the server's owners' setting.
+        """
+        job = await self._own_clip(who, job_id)
+        if isinstance(job, Answer):
+            return job
+        if job.state not in (JobState.RENDERED, JobState.DELIVERED) or not job.clip_path:
+            return refused("not_ready", texts.EXTEND_NOT_READY)
+        preset = get_preset(job.request.model)
+        parsed_prompt, extra = job.request.prompt, {}
+        if prompt.strip():
+            try:
+                parsed = parse_prompt(prompt)
+            except InvalidRequest as exc:
+                return refused("invalid", str(exc))
+            parsed_prompt, extra = parsed.prompt or job.request.prompt, parsed.options
+        options = _options_of(job) | extra | {"extend": job.clip_path}
+        options.pop("image", None)
+        options.pop("loop", None)
+        # The pipeline re-renders the last `extend_overlap` frames to continue from them, so a
+        # segment is that overlap plus the new frames (by default as many as the clip had).
+        own = job.request.frames - (preset.extend_overlap if job.request.extend else preset.frame_offset)
+        new = extra.get("frames", max(1, own))
+        if not isinstance(new, int) or isinstance(new, bool) or new < 1:
+            return refused("invalid", texts.OPTIONS_CLASH)
+        options["frames"] = preset.round_frames(preset.extend_overlap + new)
+        added = options["frames"] - preset.extend_overlap
+        total_s = await self._chain_seconds(job) + added / job.request.fps
+        cfg = await self.guild_config(who.guild_id)
+        limit_s = min(60.0, cfg.max_chain_seconds or self.settings.max_chain_seconds)
+        if total_s > limit_s + 1e-6:
+            return refused("too_long", texts.chain_too_long(total_s, limit_s))
+        return await self.submit(who, parsed_prompt, options, parent_id=job.id, **kw)
+
+    async def _chain_seconds(self, job: Job) -> float:
+        """The length of the clip a member sees for ``job``: its own frames, and for an
+        extension the clips before it less each overlap. At most ~60 steps (the 60 s cap)."""
+        total, current, seen = 0.0, job, set()
+        while current is not None and current.id not in seen:
+            seen.add(current.id)
+            r = current.request
+            if not r.extend:
+                return total + r.frames / r.fps
+            overlap = get_preset(r.model).extend_overlap
+            total += max(0, r.frames - overlap) / r.fps
+            current = await self.db.get(current.parent_id) if current.parent_id else None
+        return total
+
     async def _own_clip(self, who: Requester, job_id: int) -> Job | Answer:
         """The job to re-roll or remix, or the refusal: only its requester may (on every surface
         and path: buttons, commands, replies), and a job they cannot see does not exist for them."""
         job = await self.db.get(job_id)
-        if job is None or not who.sees(job.guild_id, job.user_id):
+        if job is None or not who.sees_job(job):
             return refused("not_found", texts.no_such_job(job_id))
         if job.user_id != who.user_id:
             return refused("not_yours", texts.NOT_YOUR_CLIP)
@@ -187,4 +292,12 @@ def _options_of(job: Job) -> dict[str, Any]:
         "steps": r.steps,
         "guidance": r.guidance,
         "seed": r.seed,
+        # A re-roll or remix of a picture's clip starts from the same stored picture.
+        **({"image": r.image} if r.image else {}),
+        **({"loop": True} if r.loop else {}),
+        **({"extend": r.extend} if r.extend else {}),
     }
+
+
+def _read_local(path: str) -> bytes:
+    return Path(path).expanduser().read_bytes()
