@@ -63,6 +63,15 @@ class EngineSettings(BaseSettings):
     # growing waits of at most this long, and carry on once it works again.
     storage_retry_seconds: float = Field(30.0, gt=0)
 
+    # The output check (engine.outputcheck): every rendered clip is scored before delivery and
+    # held for a moderator when its score reaches the threshold (per server: /mod threshold).
+    # 0.8: open_nsfw's own "likely explicit" mark; the tiny model's clips score at most 0.09 and
+    # flat synthetic images at most 0.38 (README, "Output check").
+    output_check: bool = True
+    output_check_threshold: float = Field(0.8, ge=0.0, le=1.0)
+    # Frames sampled evenly from each clip (first and last included); about 16 ms each on one core.
+    output_check_frames: int = Field(4, ge=1, le=64)
+
     @property
     def resolved_db_path(self) -> Path:
         return self.db_path or self.data_dir / "promptreel.db"

@@ -76,6 +76,8 @@ class Worker:
         self.faults = Episodes(longest_wait=settings.storage_retry_seconds, logger=log)
         self._next_try = 0.0  # while the journal fails: when a skippable write is tried again
         self._renderer = renderer
+        self._detector: Any = None
+        self._detector_loaded = False
         self.journal = journal or self._open_journal()
 
     def _connect(self) -> Journal:
@@ -117,6 +119,17 @@ class Worker:
 
             self._renderer = Renderer(self.settings, self.preset)
         return self._renderer
+
+    @property
+    def detector(self) -> Any:
+        """The output check's detector, loaded with the renderer; None when the check is off
+        (by setting, or because the detector cannot be loaded: then clips go out unchecked)."""
+        if not self._detector_loaded:
+            from engine.outputcheck import load_detector
+
+            self._detector = load_detector() if self.settings.output_check else None
+            self._detector_loaded = True
+        return self._detector
 
     # --- storage faults --------------------------------------------------------------------------
 
@@ -187,6 +200,7 @@ class Worker:
 
     def run(self, *, exit_when_idle: bool = False) -> None:
         self.renderer  # load before the first claim, so a job never waits for a model load  # noqa: B018
+        self.detector  # noqa: B018 - likewise; warns once here if the output check cannot run
         self._may(lambda: self.journal.heartbeat(self.name, self.preset.name), None)
         heartbeat = threading.Thread(target=self._heartbeat_loop, name="promptreel-heartbeat", daemon=True)
         heartbeat.start()
@@ -350,9 +364,12 @@ class Worker:
     def _store(self, job: Job, attempt: int, result: Any) -> bool:
         """Encode and record the clip; False if the job went back to the queue unfinished."""
         from engine.encode import encode_clip
+        from engine.outputcheck import clip_score
 
         if self._cancelled(job, attempt):
             return True
+        # Scored from the frames in memory; the journal decides `held` when it records the clip.
+        score = clip_score(self.detector, result.frames, self.settings.output_check_frames, job.id)
         clips = self.settings.resolved_clips_dir
         # One file name per attempt: a stale worker can never overwrite the clip of a newer one.
         path = clips / f"job-{job.id}-a{attempt}.mp4"
@@ -383,7 +400,15 @@ class Worker:
             self.faults.worked("clips", f"clips folder {clips} takes clips")
         try:
             done = self._must(
-                lambda: self.journal.complete(job.id, self.name, attempt, str(path), result.seconds),
+                lambda: self.journal.complete(
+                    job.id,
+                    self.name,
+                    attempt,
+                    str(path),
+                    result.seconds,
+                    check_score=score,
+                    default_threshold=self.settings.output_check_threshold,
+                ),
                 holding=(job, attempt),
             )
         except Stopping:

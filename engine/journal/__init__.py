@@ -7,6 +7,7 @@ writes SQL. Its parts, one concern each, are combined in `Journal`:
 - `connection`: connection settings and the write transaction;
 - `jobs`: the job record; `queue`: enqueue, look-ups, cancel;
 - `claims`: leases and fenced results for workers; `deliveries`: replies owed;
+- `held`: clips the output check held, released or rejected by moderators;
 - `fair`: fair order, positions, ETAs and render speeds;
 - `servers`: per-server settings, bans, rate buckets; `audit`: the audit log;
 - `aio`: `AsyncJournal`, the same calls for the event loop;
@@ -23,12 +24,14 @@ from engine.journal.errors import (
     is_storage_fault,
 )
 from engine.journal.fair import Position
+from engine.journal.held import Decision
 from engine.journal.jobs import Job, JobState
 from engine.journal.schema import backup
 from engine.journal.store import Journal
 
 __all__ = [
     "AsyncJournal",
+    "Decision",
     "Job",
     "JobState",
     "Journal",

@@ -13,6 +13,7 @@ from typing import Any
 from engine.journal import fair
 from engine.journal.base import JournalBase
 from engine.journal.jobs import Job, JobState
+from engine.journal.servers import output_threshold
 
 
 class Claims(JournalBase):
@@ -76,14 +77,55 @@ class Claims(JournalBase):
         row = self.conn.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return bool(row and row[0])
 
-    def complete(self, job_id: int, owner: str, attempt: int, clip_path: str, render_seconds: float) -> bool:
-        """Mark a render done, unless this worker lost the job to another attempt meanwhile."""
+    def complete(
+        self,
+        job_id: int,
+        owner: str,
+        attempt: int,
+        clip_path: str,
+        render_seconds: float,
+        *,
+        check_score: float | None = None,
+        default_threshold: float = 1.0,
+    ) -> bool:
+        """Record a finished render, unless this worker lost the job to another attempt meanwhile.
+
+        With an output check's `check_score`, the job becomes `held` instead of `rendered` when
+        the score reaches its server's threshold (the server's `output_threshold` setting, for
+        a DM job the bot-wide one, else `default_threshold`), decided in this one transaction,
+        with its audit row: there is no moment at which a flagged clip is deliverable. A held
+        job's requester is owed a reply (that it is held), so its delivery is `pending` too.
+        """
         now = self.clock()
-        return self._fenced(
-            "UPDATE jobs SET state = 'rendered', clip_path = ?, render_seconds = ?, finished_at = ?,"
-            " owner = NULL, lease_until = NULL, delivery = 'pending', delay = NULL",
-            job_id, owner, attempt, clip_path, render_seconds, now,
-        )  # fmt: skip
+        with self.atomic():
+            row = self.conn.execute(
+                "SELECT guild_id, user_id FROM jobs"
+                " WHERE id = ? AND owner = ? AND attempts = ? AND state = 'running'",
+                (job_id, owner, attempt),
+            ).fetchone()
+            if row is None:
+                return False
+            threshold = None
+            if check_score is not None:
+                threshold = output_threshold(self.conn, row["guild_id"], default_threshold)
+            held = threshold is not None and check_score is not None and check_score >= threshold
+            self.conn.execute(
+                "UPDATE jobs SET state = ?, clip_path = ?, render_seconds = ?, finished_at = ?,"
+                " owner = NULL, lease_until = NULL, delivery = 'pending', delay = NULL,"
+                " check_score = ?, check_threshold = ? WHERE id = ?",
+                (
+                    str(JobState.HELD if held else JobState.RENDERED),
+                    clip_path, render_seconds, now, check_score, threshold, job_id,
+                ),
+            )  # fmt: skip
+            if held:
+                self.conn.execute(
+                    "INSERT INTO audit (at, guild_id, actor_id, user_id, action, category, detail)"
+                    " VALUES (?, ?, NULL, ?, 'held', 'output check', ?)",
+                    (now, row["guild_id"], row["user_id"],
+                     f"job {job_id}: score {check_score:.3f} >= {threshold:.3f}"),
+                )  # fmt: skip
+        return True
 
     def finish_cancelled(self, job_id: int, owner: str, attempt: int) -> bool:
         return self._fenced(

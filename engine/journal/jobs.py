@@ -19,6 +19,10 @@ class JobState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     RENDERED = "rendered"
+    # The output check flagged the clip: kept, not delivered, until a moderator decides.
+    HELD = "held"
+    # A moderator rejected a held clip: its file is removed, its requester told.
+    REJECTED = "rejected"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
     REFUSED = "refused"
@@ -56,6 +60,9 @@ class Job:
     delivery_attempts: int
     # Why the machine holds this running job up (no room for its clip, say), while it does.
     delay: str | None = None
+    # The output check's score of the clip (None: not checked) and the threshold it was held at.
+    check_score: float | None = None
+    check_threshold: float | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:

@@ -60,8 +60,8 @@ class Queue(JournalBase):
 
     def unfinished(self, adapter: str | None = None) -> list[Job]:
         """Jobs whose requester still expects a reply: the set a restarted bot must follow."""
-        sql = "state IN ('queued', 'running') OR (state IN ('rendered','failed','dead','cancelled') "
-        sql += "AND delivery IN ('pending', 'sending'))"
+        sql = "state IN ('queued', 'running') OR (state IN ('rendered', 'failed', 'dead', 'cancelled', "
+        sql += "'held', 'rejected') AND delivery IN ('pending', 'sending'))"
         if adapter is not None:
             return self._jobs(f"({sql}) AND adapter = ?", (adapter,))
         return self._jobs(sql)

@@ -20,7 +20,14 @@ import sqlite_utils
 
 from engine.journal.connection import BUSY_TIMEOUT_S, open_connection, transaction
 from engine.journal.errors import JournalError, JournalTooNew, JournalUnavailable, is_lock_fault
-from engine.journal.migrations import v001_initial, v002_kv, v003_fair_tags, v004_delivery_leases, v005_delay
+from engine.journal.migrations import (
+    v001_initial,
+    v002_kv,
+    v003_fair_tags,
+    v004_delivery_leases,
+    v005_delay,
+    v006_held,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +37,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     v003_fair_tags.up,
     v004_delivery_leases.up,
     v005_delay.up,
+    v006_held.up,
 ]
 
 

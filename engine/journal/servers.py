@@ -8,12 +8,25 @@ a migration; what the settings mean (and their defaults) is the chat side's (`bo
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 from engine.journal.base import JournalBase
 
 # The scope stored for "every server" (bot-wide settings, bans everywhere).
 GLOBAL = "*"
+# The one server setting the journal reads itself: the output check's threshold, which must be
+# applied in the transaction that records a rendered clip (see `Claims.complete`).
+OUTPUT_THRESHOLD = "output_threshold"
+
+
+def output_threshold(conn: sqlite3.Connection, guild_id: str | None, default: float) -> float:
+    """The output check's threshold for a job of `guild_id` (None: a DM job, the bot-wide one)."""
+    row = conn.execute(
+        "SELECT json_extract(config, ?) FROM guild_config WHERE guild_id = ?",
+        (f"$.{OUTPUT_THRESHOLD}", guild_id or GLOBAL),
+    ).fetchone()
+    return default if row is None or row[0] is None else float(row[0])
 
 
 class Servers(JournalBase):

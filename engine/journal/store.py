@@ -14,12 +14,13 @@ from engine.journal.claims import Claims
 from engine.journal.connection import BUSY_TIMEOUT_S
 from engine.journal.deliveries import Deliveries
 from engine.journal.fair import Fair
+from engine.journal.held import Held
 from engine.journal.queue import Queue
 from engine.journal.schema import connect
 from engine.journal.servers import Servers
 
 
-class Journal(Queue, Claims, Deliveries, Fair, Servers, Audit):
+class Journal(Queue, Claims, Deliveries, Held, Fair, Servers, Audit):
     """Synchronous, on the thread that opened it; the event loop uses `AsyncJournal`."""
 
     def __init__(
