@@ -38,6 +38,9 @@ class GuildConfig:
     # The longest clip an Extend chain may reach on this server (owners set it; None: the
     # bot-wide setting).
     max_chain_seconds: float | None = None
+    # The output check's threshold here (None: PROMPTREEL_OUTPUT_CHECK_THRESHOLD). Read by the
+    # journal itself under this name (`engine.journal.servers.OUTPUT_THRESHOLD`).
+    output_threshold: float | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GuildConfig:

@@ -22,7 +22,7 @@ from bot.core import Answer, Core, Requester, info, refused
 from bot.flags import MAX_TEXT
 from bot.moderation import Moderation
 from bot.policy import clean
-from bot.texts import quoted
+from bot.texts import held_for_review, quoted, rejected_after_review
 from engine.journal import Job, JobState
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,8 @@ MOD_USAGE = (
     "Moderator commands: ban USER [reason] [--everywhere], unban USER [--everywhere], pause, "
     "resume, clear, cancel JOB, limit rate=N burst=N per_user=N per_guild=N, "
     "words add|remove|list ..., category NAME on|off, audit [everywhere], dms on|off, "
-    "images on|off, faces on|off, chain SECONDS (owners)."
+    "images on|off, faces on|off, chain SECONDS (owners), "
+    "held [everywhere], release JOB, reject JOB, threshold [VALUE|default]."
 )
 
 
@@ -159,6 +160,10 @@ class ConsoleAdapter:
             )
         elif job.state == JobState.CANCELLED:
             written = self.emit("cancelled", who, f"job {job.id} was cancelled.", job=job.id)
+        elif job.state == JobState.HELD:
+            written = self.emit("held", who, held_for_review(job.id), job=job.id)
+        elif job.state == JobState.REJECTED:
+            written = self.emit("rejected", who, rejected_after_review(job.id), job=job.id)
         else:
             reason = job.error or "unknown error"
             written = self.emit("failed", who, f"job {job.id} failed: {reason}", job=job.id, reason=reason)
@@ -268,6 +273,12 @@ class Console:
             return await switch(who, rest[0].lower() == "on")
         if action == "chain" and len(rest) == 1:
             return await m.chain(who, rest[0])
+        if action == "held":
+            return await m.held(who, everywhere=everywhere)
+        if action in ("release", "reject") and rest and (job_id := _job_id(rest[0])) is not None:
+            return await (m.release if action == "release" else m.reject)(who, job_id)
+        if action == "threshold" and len(rest) <= 1:
+            return await m.threshold(who, rest[0] if rest else None)
         if action == "dms" and len(rest) == 1 and rest[0].lower() in ("on", "off"):
             return await m.dms(who, rest[0].lower() == "on")
         return refused("invalid", MOD_USAGE)

@@ -10,13 +10,15 @@ is the owners'.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bot import admission, texts
 from bot.core import Answer, Core, Requester, info, refused
 from bot.policy import ALWAYS_ON, CATEGORIES, CATEGORY_LABELS, clean
-from engine.journal import Journal
+from engine.journal import Decision, Journal
 
 
 class Moderation:
@@ -235,3 +237,77 @@ class Moderation:
             return info(texts.AUDIT_EMPTY, entries=[])
         lines = [texts.audit_entry(r) for r in rows]
         return info("\n".join(lines), entries=rows)
+
+    # --- clips the output check held -------------------------------------------------------------
+    # Plain functions of a `Requester`, for every surface (console, Discord, the dashboard).
+
+    async def held(self, who: Requester, *, everywhere: bool = False) -> Answer:
+        """The clips held for review here (owners: `everywhere`, every server's and DM's)."""
+        if (no := self._refusal(who, bot_wide=everywhere)) is not None:
+            return no
+        jobs = await self.core.db.held_jobs(None if everywhere or who.guild_id is None else who.guild_id)
+        if not jobs:
+            return info(texts.NO_HELD, jobs=[])
+        return info("\n".join(texts.held_entry(j) for j in jobs), jobs=[j.id for j in jobs])
+
+    async def release(self, who: Requester, job_id: int) -> Answer:
+        """Deliver a held clip as usual (exactly once, by the dispatcher); audited."""
+        return await self._decide(who, job_id, "release")
+
+    async def reject(self, who: Requester, job_id: int) -> Answer:
+        """Refuse a held clip: its requester is told, its file removed; audited."""
+        return await self._decide(who, job_id, "reject")
+
+    async def _decide(self, who: Requester, job_id: int, action: str) -> Answer:
+        if (no := self._refusal(who)) is not None:
+            return no
+        job = await self.core.db.get(job_id)
+        # Another server's job does not exist for a moderator; owners reach every job.
+        if job is None or not who.moderates(job.guild_id):
+            return refused("not_found", texts.not_here(job_id))
+
+        def run(journal: Journal) -> tuple[Decision, str | None]:
+            with journal.atomic():
+                if action == "release":
+                    outcome: tuple[Decision, str | None] = (journal.release_held(job_id), None)
+                else:
+                    outcome = journal.reject_held(job_id)
+                if outcome[0] is Decision.DONE:
+                    journal.audit(action, actor_id=who.user_id, guild_id=job.guild_id, user_id=job.user_id,
+                                  category="output check", detail=f"job {job_id}")  # fmt: skip
+            return outcome
+
+        decision, clip = await self.core.db.run(run)
+        if decision is Decision.BUSY:
+            return refused("busy", texts.HELD_BUSY)
+        if decision is Decision.NOT_HELD:
+            now = await self.core.db.get(job_id)
+            return refused("not_held", texts.not_held(job_id, now.state if now else "gone"))
+        if clip:
+            await asyncio.to_thread(Path(clip).unlink, missing_ok=True)
+        if self.core.dispatcher is not None:  # the reply is owed now: no need to wait for a poll
+            self.core.dispatcher.notify(action, job_id)
+        done = texts.released(job_id) if action == "release" else texts.rejected(job_id)
+        return info(done, job=job_id)
+
+    async def threshold(self, who: Requester, value: str | None = None) -> Answer:
+        """Show, set (0 to 1) or reset (`default`) the output check's threshold here."""
+        if (no := self._refusal(who)) is not None:
+            return no
+        if value is not None:
+            if value.lower() == "default":
+                new = None
+            else:
+                try:
+                    new = float(value)
+                except ValueError:
+                    return refused("invalid", texts.THRESHOLD_USAGE)
+                if not 0.0 <= new <= 1.0:
+                    return refused("invalid", texts.THRESHOLD_USAGE)
+            await self._set(who, "threshold", detail="default" if new is None else f"{new:g}",
+                            output_threshold=new)  # fmt: skip
+        cfg = await self._config(who)
+        settings = self.core.settings
+        own = cfg.output_threshold is not None
+        current = cfg.output_threshold if own else settings.output_check_threshold
+        return info(texts.threshold_now(current, own, settings.output_check), threshold=current)

@@ -204,6 +204,53 @@ def help_model(name: str, preset: Any) -> str:
     )
 
 
+# --- the output check ------------------------------------------------------------------------
+
+
+def held_for_review(job_id: int) -> str:
+    """What the requester of a clip the output check held is told, once."""
+    return (
+        f"Your video (job {job_id}) is waiting for a moderator to look at it before it's posted. "
+        "Sorry for the wait: if it's approved, it will be posted here."
+    )
+
+
+def rejected_after_review(job_id: int) -> str:
+    return f"A moderator looked at your video (job {job_id}) and decided not to post it. Sorry!"
+
+
+NO_HELD = "No videos are held for review."
+HELD_BUSY = "The requester is being told about that video right now; please try again in a moment."
+THRESHOLD_USAGE = "Use `threshold VALUE` (0 to 1; lower holds more), or `threshold default`."
+
+
+def held_entry(job: Any) -> str:
+    score = "?" if job.check_score is None else f"{job.check_score:.2f}"
+    limit = "?" if job.check_threshold is None else f"{job.check_threshold:.2f}"
+    return (
+        f"job {job.id} by {quoted(job.user_name or job.user_id, 32)}: score {score} (held at {limit}), "
+        + (f"prompt: {quoted(job.request.prompt, 60)}")
+    )
+
+
+def not_held(job_id: int, state: str) -> str:
+    return f"Job {job_id} is not held for review (it is {state})."
+
+
+def released(job_id: int) -> str:
+    return f"Released job {job_id}: it will be posted to its requester now."
+
+
+def rejected(job_id: int) -> str:
+    return f"Rejected job {job_id}: its video is deleted and its requester told."
+
+
+def threshold_now(value: float, own: bool, checking: bool) -> str:
+    where = "this server's" if own else "the default"
+    off = "" if checking else " (the output check is switched off on this bot, so nothing is held)"
+    return f"Output check threshold: {value:g} ({where}); clips scoring at or above it are held.{off}"
+
+
 # --- moderators --------------------------------------------------------------------------------
 
 # Why a finished clip could not be posted, when the surface's own error says nothing useful.

@@ -67,6 +67,7 @@ class InProcessWorker:
         try:
             worker.check_folders()
             worker.renderer  # noqa: B018 - loads the model here, off the loop, before any job
+            worker.detector  # noqa: B018 - and the output check's detector (one warning if missing)
         except BaseException:
             worker.journal.close()
             raise

@@ -23,7 +23,7 @@ from bot.core import DeliveryError
 from bot.discord import texts
 from bot.discord.components import clip_view, job_id_of, status_view
 from bot.discord.texts import status_text
-from bot.texts import queue_line
+from bot.texts import held_for_review, queue_line, rejected_after_review
 from engine.journal import Job, JobState
 
 if TYPE_CHECKING:
@@ -179,8 +179,9 @@ class DiscordAdapter:
         self._delay_shown.discard(job.id)
         if job.state not in (JobState.RENDERED, JobState.DELIVERED):
             return await self._notify_end(job)
-        # `job` was read before begin_delivery counted this attempt: > 0 means one went before.
-        if job.delivery_attempts > 0:
+        # `job` was read before begin_delivery counted this attempt: > 0 means one went before
+        # (not counting the tries that told the requester their clip was held for review).
+        if job.delivery_attempts > int(job.reply.get("held_notice_attempts", 0)):
             found = await self._already_sent(job)
             if found is not None:
                 log.info("job %s: delivery from before the restart had gone out; not sending again", job.id)
@@ -273,7 +274,14 @@ class DiscordAdapter:
         await self.edit_status(job, status_text(job, line), view=None)
 
     async def _notify_end(self, job: Job) -> dict[str, Any]:
-        line = texts.CANCELLED if job.state == JobState.CANCELLED else texts.RENDER_FAILED
+        if job.state == JobState.HELD:
+            await self.edit_status(job, status_text(job, held_for_review(job.id)), view=None)
+            # Every try so far was this notice's: a release's clip has not been sent before.
+            return {"held_notice_attempts": job.delivery_attempts + 1}
+        if job.state == JobState.REJECTED:
+            line = rejected_after_review(job.id)
+        else:
+            line = texts.CANCELLED if job.state == JobState.CANCELLED else texts.RENDER_FAILED
         await self.edit_status(job, status_text(job, line), view=None)
         return {}
 

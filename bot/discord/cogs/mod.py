@@ -113,3 +113,30 @@ class Mod(commands.Cog):
     @mod.command(description="A role whose members count as moderators here")
     async def role(self, interaction: discord.Interaction[Any], role: discord.Role | None = None) -> None:
         await self._run(interaction, "mod_role", role.id if role else None)
+
+    @mod.command(description="Videos the output check held for review")
+    @app_commands.describe(everywhere="Every server's held videos (the bot's owners only)")
+    async def held(self, interaction: discord.Interaction[Any], everywhere: bool = False) -> None:
+        await self._run(interaction, "held", everywhere=everywhere)
+
+    @mod.command(description="Post a held video to its requester")
+    async def release(self, interaction: discord.Interaction[Any], job: app_commands.Range[int, 1]) -> None:  # type: ignore[valid-type]
+        await self._run(interaction, "release", job)
+
+    @mod.command(description="Reject a held video: it is deleted and its requester told")
+    async def reject(self, interaction: discord.Interaction[Any], job: app_commands.Range[int, 1]) -> None:  # type: ignore[valid-type]
+        await self._run(interaction, "reject", job)
+
+    @mod.command(description="Show or set the output check's threshold here (lower holds more)")
+    @app_commands.describe(
+        value="0 to 1; clips scoring at or above it are held", default="Use the bot's default"
+    )
+    async def threshold(
+        self,
+        interaction: discord.Interaction[Any],
+        value: app_commands.Range[float, 0.0, 1.0] | None = None,  # type: ignore[valid-type]
+        default: bool = False,
+    ) -> None:
+        await self._run(
+            interaction, "threshold", "default" if default else None if value is None else str(value)
+        )
