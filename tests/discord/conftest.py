@@ -43,7 +43,10 @@ from tests.helpers import isolated_settings
 
 JOB_TIMEOUT = 30.0
 # Every state a job stops in; a test waiting for "done" waits for one of these.
-FINAL = frozenset({JobState.DELIVERED, JobState.FAILED, JobState.DEAD, JobState.CANCELLED, JobState.REFUSED})
+FINAL = frozenset(
+    {JobState.DELIVERED, JobState.FAILED, JobState.DEAD, JobState.CANCELLED, JobState.REFUSED}
+    | {JobState.HELD, JobState.REJECTED}  # the output check's: a held job waits for a moderator
+)
 
 # Set while test code (not the bot) waits on the Dispatcher, so the hook does not declare it.
 _DRIVER: contextvars.ContextVar[bool] = contextvars.ContextVar("promptreel_test_driver", default=False)
