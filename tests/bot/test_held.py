@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bot.console import CONSOLE_GUILD
@@ -159,3 +160,26 @@ async def test_moderators_decide_on_their_own_servers_clips_and_owners_on_any(
         assert [(r["action"], r["actor_id"]) for r in log[:2]] == [("reject", "mod1"), ("release", "owner")]
     finally:
         await core.close()
+
+
+def test_the_console_process_ends_on_a_held_clip_and_a_later_one_releases_it_once(
+    tmp_path: Path, tiny_models_dir: Path
+) -> None:
+    """`python -m bot console` as a user runs it: held ends the end-of-input wait; a second
+    process (a restart) releases the clip, which is printed once."""
+    from tests.bot.test_console import assert_clean_exit, console_env, run_console
+
+    db = tmp_path / "data" / "promptreel.db"
+    env = console_env(tmp_path / "data", tiny_models_dir, PROMPTREEL_OUTPUT_CHECK_THRESHOLD="0")
+    first = run_console(db, env, [PROMPT.encode()], tmp_path)
+    assert_clean_exit(first)
+    [job] = [a["job"] for a in first.answers if a["event"] == "queued"]
+    assert [e["job"] for e in first.of("held")] == [job] and first.of("delivered") == []
+    assert "output check off" not in first.stderr  # the real detector ran
+
+    release = [f"mod: /mod release {job}".encode()]
+    second = run_console(db, console_env(tmp_path / "data", tiny_models_dir), release, tmp_path)
+    assert_clean_exit(second)
+    [delivered] = second.of("delivered")
+    assert delivered["job"] == job and second.of("held") == []
+    assert decode_video(delivered["path"])[0].shape == (2, 32, 32, 3)
