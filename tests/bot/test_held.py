@@ -183,3 +183,28 @@ def test_the_console_process_ends_on_a_held_clip_and_a_later_one_releases_it_onc
     [delivered] = second.of("delivered")
     assert delivered["job"] == job and second.of("held") == []
     assert decode_video(delivered["path"])[0].shape == (2, 32, 32, 3)
+
+
+async def test_a_dm_clip_is_held_by_the_bot_wide_threshold_and_only_owners_decide(
+    make_settings: Callable[..., Any],
+) -> None:
+    dm_owner = Requester("owner", "Owner", None, "dm-owner", is_owner=True)
+    dm_mod = Requester("mod1", "Mod One", None, "dm-mod1", is_mod=True)
+    cat = Requester("cat", "Cat", None, "dm-cat")
+    core = Core(make_settings(in_process_worker=True), Recorder())
+    await core.start()
+    try:
+        mod = Moderation(core)
+        assert (await mod.threshold(dm_mod, "0")).reason == "not_owner"  # bot-wide: the owners'
+        assert (await mod.threshold(dm_owner, "0")).event == "info"
+        job = queued(await core.submit(cat, "a lantern", TINY))
+        await asyncio.wait_for(core.wait_idle(), 60)
+        assert (await core.db.get(job)).state is JobState.HELD
+        assert (await mod.held(MOD1)).data["jobs"] == []
+        assert (await mod.release(MOD1, job)).reason == "not_found"  # a DM job is no server's
+        assert (await mod.held(dm_owner)).data["jobs"] == [job]
+        assert (await mod.release(dm_owner, job)).event == "info"
+        await asyncio.wait_for(core.wait_idle(), 60)
+        assert (await core.db.get(job)).state is JobState.DELIVERED
+    finally:
+        await core.close()
