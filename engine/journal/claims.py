@@ -86,7 +86,7 @@ class Claims(JournalBase):
         render_seconds: float,
         *,
         check_score: float | None = None,
-        default_threshold: float = 1.0,
+        default_threshold: float | None = None,
     ) -> bool:
         """Record a finished render, unless this worker lost the job to another attempt meanwhile.
 
@@ -95,7 +95,10 @@ class Claims(JournalBase):
         a DM job the bot-wide one, else `default_threshold`), decided in this one transaction,
         with its audit row: there is no moment at which a flagged clip is deliverable. A held
         job's requester is owed a reply (that it is held), so its delivery is `pending` too.
+        A score needs the worker's `default_threshold`: no silent default of the journal's own.
         """
+        if check_score is not None and default_threshold is None:
+            raise TypeError("complete(check_score=...) needs default_threshold")
         now = self.clock()
         with self.atomic():
             row = self.conn.execute(
@@ -106,7 +109,7 @@ class Claims(JournalBase):
             if row is None:
                 return False
             threshold = None
-            if check_score is not None:
+            if check_score is not None and default_threshold is not None:
                 threshold = output_threshold(self.conn, row["guild_id"], default_threshold)
             held = threshold is not None and check_score is not None and check_score >= threshold
             self.conn.execute(

@@ -60,7 +60,7 @@ class Job:
     delivery_attempts: int
     # Why the machine holds this running job up (no room for its clip, say), while it does.
     delay: str | None = None
-    # The output check's score of the clip (None: not checked) and the threshold it was held at.
+    # The output check's score of the clip (None: not checked) and the threshold it was judged by.
     check_score: float | None = None
     check_threshold: float | None = None
 

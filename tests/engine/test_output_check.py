@@ -181,3 +181,14 @@ def test_a_decoded_clip_scores_like_its_frames(detector: Any, tiny_renderer: Any
     encode_clip(result.frames, tmp_path / "clip.mp4", fps=8)
     frames, _ = decode_video(tmp_path / "clip.mp4")
     assert check_frames(detector, frames, samples=4).score < PLAINLY_SAFE
+
+
+def test_a_score_without_a_default_threshold_is_refused(journal: Journal) -> None:
+    job = enqueue(journal, "a kite")
+    [claimed] = journal.claim("w1")
+    with pytest.raises(TypeError):
+        journal.complete(claimed.id, "w1", claimed.attempts, "/clips/a.mp4", 1.0, check_score=0.5)
+    assert journal.get(job.id).state is JobState.RUNNING  # nothing recorded
+    assert journal.complete(claimed.id, "w1", claimed.attempts, "/clips/a.mp4", 1.0, check_score=0.5,
+                            default_threshold=0.5)  # fmt: skip
+    assert journal.get(job.id).state is JobState.HELD  # "reaches": a score equal to it holds
