@@ -89,6 +89,7 @@ def test_a_threshold_of_zero_holds_the_clip_keeps_it_and_audits_it(
     assert db.requeue_expired() == []
     assert make_worker(settings=strict).run_once() is False
     assert db.get(job.id).attempts == 1
+    assert db.count_waiting() == 0 and db.count_waiting(guild_id="g1") == 0  # nobody's queue slot
 
 
 def test_each_server_has_its_own_threshold(make_worker: Any, db: Journal) -> None:
