@@ -45,3 +45,13 @@ def make_settings(tmp_path: Path, tiny_models_dir: Path) -> Callable[..., Settin
         return isolated_settings(Settings, **{**values, **overrides})
 
     return make
+
+
+@pytest.fixture
+async def fake_moderation() -> Any:
+    """A started loopback fake of OpenAI's moderation endpoint (`tests/bot/fake_moderation.py`)."""
+    from tests.bot.fake_moderation import FakeModeration
+
+    fake = await FakeModeration().start()
+    yield fake
+    await fake.stop()
