@@ -41,6 +41,12 @@ class GuildConfig:
     # The output check's threshold here (None: PROMPTREEL_OUTPUT_CHECK_THRESHOLD). Read by the
     # journal itself under this name (`engine.journal.servers.OUTPUT_THRESHOLD`).
     output_threshold: float | None = None
+    # The content policy's second layer here ("off", "hosted", "local"); None: the bot's default.
+    classifier: str | None = None
+    # Phrases a moderator allowed after a mistaken refusal (folded, `bot.policy.appeals`), and the
+    # subset an owner allowed: only those are exempt from the minors check as well.
+    allowed_phrases: tuple[str, ...] = ()
+    owner_phrases: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GuildConfig:
@@ -91,10 +97,13 @@ class Limits:
 
 @dataclass(frozen=True)
 class Refusal:
-    reason: str  # a stable code: banned, paused, rate_limited, too_many_waiting, guild_busy, busy
+    # A stable code: banned, paused, rate_limited, too_many_waiting, guild_busy, busy; policy and
+    # unchecked (a classifier could not answer and the policy fails closed).
+    reason: str
     text: str
     retry_after_s: float | None = None
     category: str | None = None
+    layer: str | None = None  # for policy refusals: which layer of the policy refused
 
 
 # --- guild configuration ---------------------------------------------------------------------

@@ -6,7 +6,7 @@ here are defaults for every guild; moderators override the guild ones with `/mod
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 
@@ -51,6 +51,22 @@ class Settings(EngineSettings):
 
     # Discord throttles message edits; progress updates are spaced at least this far apart.
     status_edit_seconds: float = Field(3.0, ge=0.0)
+
+    # The content policy's second layer (see README "Content policy layers"): the default for
+    # every server that has not chosen with `/mod classifier`. off | hosted | local.
+    classifier: Literal["off", "hosted", "local"] = "off"
+    # When the classifier cannot answer: refuse the prompt (closed) or admit what the lists admit.
+    classifier_fail_open: bool = False
+    classifier_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    # The hosted layer: OpenAI's moderation endpoint, or anything that speaks its schema.
+    moderation_api_key: SecretStr | None = None
+    moderation_base_url: str = "https://api.openai.com/v1"
+    moderation_model: str = "omni-moderation-latest"
+    # The local layer: a transformers sequence-classification model, by hub id or folder.
+    local_classifier: str | None = None
+    local_classifier_threshold: float = Field(0.5, gt=0, lt=1)
+    # Extra label -> category names for that model's labels (JSON object), e.g. {"S3": "minors"}.
+    local_classifier_labels: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("owner_ids", mode="before")
     @classmethod

@@ -40,7 +40,8 @@ MOD_ONLY = "Only moderators can use /mod."
 MOD_USAGE = (
     "Moderator commands: ban USER [reason] [--everywhere], unban USER [--everywhere], pause, "
     "resume, clear, cancel JOB, limit rate=N burst=N per_user=N per_guild=N, "
-    "words add|remove|list ..., category NAME on|off, audit [everywhere], dms on|off, "
+    "words add|remove|list ..., category NAME on|off, allow PHRASE, allow list, allow remove PHRASE, "
+    "classifier [off|hosted|local], audit [everywhere], dms on|off, "
     "images on|off, faces on|off, chain SECONDS (owners), "
     "held [everywhere], release JOB, reject JOB, threshold [VALUE|default]."
 )
@@ -266,6 +267,13 @@ class Console:
             return await m.words(who, rest[0].lower(), rest[1:])
         if action == "category" and len(rest) == 2 and rest[1].lower() in ("on", "off"):
             return await m.category(who, rest[0].lower(), rest[1].lower() == "on")
+        if action == "allow" and rest:
+            op = rest[0].lower()
+            if op in ("list", "remove"):
+                return await m.allow(who, op, " ".join(rest[1:]))
+            return await m.allow(who, "add", " ".join(rest))
+        if action == "classifier" and len(rest) <= 1:
+            return await m.classifier(who, rest[0].lower() if rest else "")
         if action == "audit":
             return await m.audit(who, everywhere=everywhere)
         if action in ("images", "faces") and len(rest) == 1 and rest[0].lower() in ("on", "off"):

@@ -18,6 +18,7 @@ from typing import Any
 from bot import admission, texts
 from bot.core import Answer, Core, Requester, info, refused
 from bot.policy import ALWAYS_ON, CATEGORIES, CATEGORY_LABELS, clean
+from bot.policy.appeals import phrase_key
 from engine.journal import Decision, Journal
 
 
@@ -185,6 +186,52 @@ class Moderation:
             disabled_categories=tuple(sorted(disabled)),
         )
         return info(texts.category_now(CATEGORY_LABELS[name], enabled))
+
+    async def allow(self, who: Requester, op: str, phrase: str = "") -> Answer:
+        """The appeal path: `add` a phrase the policy wrongly refused, `remove` it, `list` them.
+
+        Per server, like every moderator setting. A moderator's phrase is still read by the minors
+        check; an owner's is exempt from that too, so only the owners can unlock that category
+        for a phrase, and only they may take such a phrase away again.
+        """
+        if (no := self._refusal(who)) is not None:
+            return no
+        cfg = await self._config(who)
+        phrases, owners = list(cfg.allowed_phrases), list(cfg.owner_phrases)
+        if op == "list":
+            return info(texts.allowed_phrases_now(phrases, owners), phrases=phrases, owner_phrases=owners)
+        key = phrase_key(clean(phrase))[:100]
+        if op not in ("add", "remove"):
+            return refused("invalid", texts.ALLOW_USAGE)
+        if not key:
+            return refused("invalid", texts.ALLOW_NOTHING)
+        if op == "add":
+            phrases += [key] if key not in phrases else []
+            owners += [key] if who.is_owner and key not in owners else []
+            answer = texts.phrase_allowed(key, key in owners)
+        else:
+            if key in owners and not who.is_owner:
+                return refused("not_owner", texts.OWNER_PHRASE)
+            answer = texts.phrase_removed(key, key in phrases)
+            phrases = [p for p in phrases if p != key]
+            owners = [p for p in owners if p != key]
+        await self._set(
+            who, f"allow {op}", detail=key, allowed_phrases=tuple(phrases), owner_phrases=tuple(owners)
+        )
+        return info(answer, phrases=phrases, owner_phrases=owners)
+
+    async def classifier(self, who: Requester, name: str = "") -> Answer:
+        """Choose this server's second policy layer among those the owner configured; no name
+        shows the current choice."""
+        if (no := self._refusal(who)) is not None:
+            return no
+        layers = self.core.layers
+        if name:
+            if name not in layers.available():
+                return refused("invalid", texts.unknown_classifier(name, layers.available()))
+            await self._set(who, "classifier", detail=name, classifier=name)
+        current = self.core.server_policy(await self._config(who)).classifier
+        return info(texts.classifier_now(current, layers.fail_open), classifier=current)
 
     async def dms(self, who: Requester, allowed: bool) -> Answer:
         if (no := self._refusal(who, bot_wide=True)) is not None:

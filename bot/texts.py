@@ -96,6 +96,72 @@ STORAGE_DELAY = (
 )
 
 
+# --- the content policy's layers and appeals ---------------------------------------------------
+
+# A classifier layer could not answer and the owner chose fail-closed: nobody's fault, try later.
+CANNOT_CHECK_PROMPTS = (
+    "Sorry, I can't check prompts right now, so I can't take this one. Please try again in a few minutes."
+)
+
+
+def appeal_hint(category: str | None, in_server: bool) -> str:
+    """What a policy refusal adds: how to ask for a mistaken refusal to be allowed.
+
+    It names no word of the prompt (the refusal is public); the moderator asks the member which
+    harmless phrase tripped the filter. Minors content can be allowed by the bot's owners alone.
+    """
+    if category == "minors":
+        return "If this is a mistake, a moderator can ask the bot's owners to allow the harmless phrase."
+    if not in_server:
+        return "If this is a mistake, ask the bot's owners to allow the harmless phrase."
+    return "If this is a mistake, ask a moderator to allow the harmless phrase with `/mod allow`."
+
+
+def refused_by(layer: str, reason: str) -> str:
+    """The audit log's note on a policy refusal: which layer, and whether it could answer."""
+    return f"{layer} layer" if reason == "policy" else f"{layer} layer could not answer"
+
+
+ALLOW_USAGE = "Use `allow PHRASE`, `allow list` or `allow remove PHRASE`."
+ALLOW_NOTHING = "That phrase has no letters or digits to allow."
+
+
+def allowed_phrases_now(phrases: list[str], owner_phrases: list[str]) -> str:
+    if not phrases:
+        return "Allowed phrases: none."
+    shown = [f"{p} (owner)" if p in owner_phrases else p for p in phrases]
+    return "Allowed phrases: " + ", ".join(shown) + "."
+
+
+def phrase_allowed(phrase: str, by_owner: bool) -> str:
+    also = " It is also exempt from the minors check (an owner allowed it)." if by_owner else ""
+    return (
+        f"Allowed `{quoted(phrase, 60)}` on this server: prompts with it are no longer refused for it.{also}"
+    )
+
+
+def phrase_removed(phrase: str, was_there: bool) -> str:
+    q = quoted(phrase, 60)
+    return f"`{q}` is no longer allowed." if was_there else f"`{q}` was not an allowed phrase."
+
+
+OWNER_PHRASE = "Only the bot's owners can remove a phrase an owner allowed."
+
+
+def unknown_classifier(name: str, choices: Iterable[str]) -> str:
+    return f"Unknown or unconfigured classifier `{quoted(name, 30)}`. Choices here: {', '.join(choices)}."
+
+
+def classifier_now(name: str, fail_open: bool) -> str:
+    if name == "off":
+        return "Prompts on this server are checked by the word lists alone."
+    when = "admitted as the lists decide" if fail_open else "refused until it answers again"
+    return (
+        f"Prompts on this server are checked by the word lists, then the {name} classifier "
+        f"(if it can't answer, prompts are {when})."
+    )
+
+
 # --- admission ---------------------------------------------------------------------------------
 
 BANNED = "Sorry, you can't make videos here: a moderator has banned you."

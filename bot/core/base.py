@@ -6,6 +6,7 @@ from bot.config import Settings
 from bot.core.delivery import Adapter, Dispatcher
 from bot.core.runtime import InProcessWorker
 from bot.policy import PromptPolicy
+from bot.policy.layers import Layers
 from engine.journal import AsyncJournal
 from engine.storage import Episodes
 
@@ -14,6 +15,8 @@ class CoreBase:
     settings: Settings
     adapter: Adapter
     policy: PromptPolicy
+    # The policy's layers: the lists (`policy`) and the classifiers this bot has configured.
+    layers: Layers
     journal: AsyncJournal | None
     dispatcher: Dispatcher | None
     # The render worker on a thread of this process, when it renders itself.

@@ -19,6 +19,8 @@ from bot.core.intake import Intake
 from bot.core.runtime import InProcessWorker
 from bot.core.upkeep import Upkeep
 from bot.policy import PromptPolicy
+from bot.policy.classifiers import HostedModeration, LocalClassifier, TextClassifier
+from bot.policy.layers import Layers
 from engine.journal import AsyncJournal, is_lock_fault
 from engine.storage import Episodes
 
@@ -32,11 +34,13 @@ class Core(Intake, Commands):
         adapter: Adapter,
         *,
         policy: PromptPolicy | None = None,
+        layers: Layers | None = None,
         idle_wait: IdleWait | None = None,
     ) -> None:
         self.settings = settings
         self.adapter = adapter
         self.policy = policy or PromptPolicy()
+        self.layers = layers or build_layers(settings, self.policy)
         self.journal = None
         self.runtime = None
         self.dispatcher = None
@@ -120,9 +124,32 @@ class Core(Intake, Commands):
             await deliveries.close()
         if journal is not None:
             await journal.close()
+        await self.layers.close()
 
     async def wait_idle(self) -> None:
         """Return once every job this adapter admitted has finished and been answered."""
         assert self.dispatcher is not None
         while await self.db.unfinished(self.adapter.name):
             await self.dispatcher.changed(within=0.5)
+
+
+def build_layers(settings: Settings, policy: PromptPolicy) -> Layers:
+    """The lists plus each classifier the owner configured (a key, a model); servers choose."""
+    classifiers: dict[str, TextClassifier] = {}
+    timeout = settings.classifier_timeout_seconds
+    if settings.moderation_api_key is not None:
+        classifiers["hosted"] = HostedModeration(
+            api_key=settings.moderation_api_key.get_secret_value(),
+            base_url=settings.moderation_base_url,
+            model=settings.moderation_model,
+            timeout_s=timeout,
+        )
+    if settings.local_classifier:
+        classifiers["local"] = LocalClassifier(
+            settings.local_classifier,
+            threshold=settings.local_classifier_threshold,
+            labels=settings.local_classifier_labels,
+            offline=settings.offline,
+            timeout_s=timeout,
+        )
+    return Layers(policy, classifiers, fail_open=settings.classifier_fail_open)

@@ -1,7 +1,10 @@
 """Intake: a prompt becomes a queued job, or a polite refusal, and nothing in between.
 
-Policy and admission run on the journal's thread inside the transaction that records the job,
-so a refusal is recorded as such and a flood cannot slip past a limit.
+The policy's layers run first, on the loop: the lists take well under a millisecond, and a
+classifier is network or thread work that must not hold the journal's thread (or its write
+lock) while it waits. Their verdict is then recorded, with admission, on the journal's thread
+inside the transaction that records the job, so a refusal is recorded as such and a flood cannot
+slip past a limit.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from bot.core.answers import Answer, Requester, refused
 from bot.core.base import CoreBase
 from bot.flags import parse_prompt
 from bot.policy import clean
+from bot.policy.layers import CLASSIFIER_CHOICES, LayerVerdict, ServerPolicy
 from engine import image as pictures
 from engine.faces import FaceCheckUnavailable, count_faces
 from engine.journal import Job, JobState, Journal, is_storage_fault
@@ -75,7 +79,10 @@ class Intake(CoreBase):
             return refused("invalid", texts.OPTIONS_CLASH)
 
         try:
-            job, refusal = await self.db.run(self._intake, who, request, prompt, parent_id, reply)
+            cfg = await self.guild_config(who.guild_id)
+            # The prompt as typed: cleaning drops bidi overrides, which the policy reads.
+            verdict = await self.layers.check(prompt, self.server_policy(cfg))
+            job, refusal = await self.db.run(self._intake, who, request, verdict, parent_id, reply)
         except Exception as exc:
             if not is_storage_fault(exc):
                 raise
@@ -87,7 +94,11 @@ class Intake(CoreBase):
         self.intake_faults.worked("journal", "intake: prompts are recorded")
         if refusal is not None:
             return refused(
-                refusal.reason, refusal.text, retry_after_s=refusal.retry_after_s, category=refusal.category
+                refusal.reason,
+                refusal.text,
+                retry_after_s=refusal.retry_after_s,
+                category=refusal.category,
+                data={"layer": refusal.layer} if refusal.layer else {},
             )
         if self.runtime is not None:
             self.runtime.wake()
@@ -103,38 +114,40 @@ class Intake(CoreBase):
             eta_s=eta_s,
         )
 
+    def server_policy(self, cfg: admission.GuildConfig) -> ServerPolicy:
+        """A server's settings as the policy's layers read them; unknown layers read as "off"."""
+        choice = cfg.classifier or self.settings.classifier
+        return ServerPolicy(
+            classifier=choice if choice in CLASSIFIER_CHOICES else "off",
+            disabled=frozenset(cfg.disabled_categories),
+            blocked_words=cfg.blocked_words,
+            allowed_phrases=cfg.allowed_phrases,
+            owner_phrases=cfg.owner_phrases,
+        )
+
     def _intake(
         self,
         journal: Journal,
         who: Requester,
         request: RenderRequest,
-        typed: str,
+        verdict: LayerVerdict,
         parent_id: int | None,
         reply: dict[str, Any] | None,
     ) -> tuple[Job, admission.Refusal | None]:
-        """Policy, then admission in the transaction that records the job, on the journal's thread.
-
-        The policy runs before the write lock is taken: it is the slow part, and every other
-        writer (workers reporting progress, other bot processes) would wait for it. Only the
-        admission counts and the insert hold the lock.
-        """
+        """The policy's verdict, then admission, in the transaction that records the job."""
         settings = self.settings
-        rules = admission.guild_config(journal, who.guild_id)
-        verdict = self.policy.check(
-            # The prompt as typed: cleaning drops bidi overrides, which the policy reads.
-            typed,
-            disabled=rules.disabled_categories,
-            custom_words=rules.blocked_words,
-        )
 
         def admit(journal: Journal) -> admission.Refusal | None:
             cfg = admission.guild_config(journal, who.guild_id)  # as of the lock: a pause counts
             if not verdict.allowed:
                 journal.audit(
                     "refused", actor_id=None, guild_id=who.guild_id, user_id=who.user_id,
-                    category=verdict.category,
+                    category=verdict.category, detail=texts.refused_by(verdict.layer, verdict.reason),
                 )  # fmt: skip
-                return admission.Refusal("policy", verdict.message, category=verdict.category)
+                text = verdict.message
+                if verdict.reason == "policy":
+                    text = f"{text} {texts.appeal_hint(verdict.category, who.guild_id is not None)}"
+                return admission.Refusal(verdict.reason, text, category=verdict.category, layer=verdict.layer)
             limits = admission.Limits.resolve(settings, cfg)
             return admission.check(
                 journal, user_id=who.user_id, guild_id=who.guild_id, limits=limits, cfg=cfg

@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "PromptPolicy",
     "Verdict",
+    "blocked",
 ]
 
 CATEGORIES: tuple[str, ...] = ("sexual", "minors", "violence", "hate", "public_figures", "trademarks")
@@ -111,3 +112,8 @@ class PromptPolicy:
         if words and "custom" in custom_matcher(words).groups(sequences):
             return _blocked("custom")
         return _ALLOWED
+
+
+def blocked(category: str) -> Verdict:
+    """The refusal for ``category``, worded as the lists word it: the classifier layer's too."""
+    return _blocked(category)

@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.discord.client import PromptreelBot
 from bot.moderation import Moderation
 from bot.policy import CATEGORIES
+from bot.policy.layers import CLASSIFIER_CHOICES
 
 
 class Mod(commands.Cog):
@@ -100,6 +101,21 @@ class Mod(commands.Cog):
     @app_commands.choices(name=[app_commands.Choice(name=c, value=c) for c in CATEGORIES])
     async def category(self, interaction: discord.Interaction[Any], name: str, enabled: bool) -> None:
         await self._run(interaction, "category", name, enabled)
+
+    @mod.command(description="Allow a phrase the content filter refused by mistake, on this server")
+    @app_commands.describe(phrase="The harmless words that were refused, e.g. a bird's or a town's name")
+    async def allow(self, interaction: discord.Interaction[Any], phrase: str) -> None:
+        await self._run(interaction, "allow", "add", phrase)
+
+    @mod.command(description="List or remove this server's allowed phrases")
+    @app_commands.choices(action=[app_commands.Choice(name=a, value=a) for a in ("list", "remove")])
+    async def allowed(self, interaction: discord.Interaction[Any], action: str, phrase: str = "") -> None:
+        await self._run(interaction, "allow", action, phrase)
+
+    @mod.command(description="Check prompts with a classifier after the word lists, or the lists alone")
+    @app_commands.choices(layer=[app_commands.Choice(name=c, value=c) for c in CLASSIFIER_CHOICES])
+    async def classifier(self, interaction: discord.Interaction[Any], layer: str | None = None) -> None:
+        await self._run(interaction, "classifier", layer or "")
 
     @mod.command(description="Recent moderator actions and refusals")
     @app_commands.describe(everywhere="Every server's entries (the bot's owners only)")
