@@ -40,6 +40,12 @@ def without_phrases(text: str, phrases: Iterable[str]) -> str:
     wanted = [key.split() for key in {phrase_key(p) for p in phrases} if key]
     if not wanted or not text:
         return text
+    # Most prompts hold no allowed phrase: one fold of the whole text rules that out cheaply,
+    # before folding word by word.
+    seen = {r for tok in tokens(prefold(text)) for r in readings(tok)}
+    wanted = [p for p in wanted if all(w in seen or w + "s" in seen for w in p)]
+    if not wanted:
+        return text
     words = [(m.start(), m.end(), tokens(prefold(m.group()))) for m in _WORD_RE.finditer(text)]
     drop = [False] * len(words)
     for phrase in wanted:
