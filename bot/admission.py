@@ -121,6 +121,18 @@ def update_guild_config(journal: Journal, guild_id: str | None, **changes: Any) 
     return cfg
 
 
+def refused_anyway(
+    journal: Journal, *, user_id: str, guild_id: str | None, limits: Limits, cfg: GuildConfig
+) -> bool:
+    """Whether `check` would refuse for the member's own sake (ban, pause, empty bucket), read
+    without spending anything: such a prompt is not worth a classifier's call, and a flooder
+    must not spend the hosted quota every server shares."""
+    if cfg.paused or journal.ban_reason(user_id, guild_id) is not None:
+        return True
+    key = f"user:{user_id}"
+    return journal.token_wait(key, burst=limits.rate_burst, per_minute=limits.rate_per_minute) is not None
+
+
 # --- the decision ------------------------------------------------------------------------------
 
 

@@ -79,9 +79,11 @@ class Intake(CoreBase):
             return refused("invalid", texts.OPTIONS_CLASH)
 
         try:
-            cfg = await self.guild_config(who.guild_id)
-            # The prompt as typed: cleaning drops bidi overrides, which the policy reads.
-            verdict = await self.layers.check(prompt, self.server_policy(cfg))
+            cfg, doomed = await self.db.run(self._before_policy, who)
+            server = self.server_policy(cfg)
+            # The prompt as typed: cleaning drops bidi overrides, which the policy reads. A prompt
+            # admission refuses anyway gets the lists alone (a refusal by them still counts).
+            verdict = self.layers.lists(prompt, server) if doomed else await self.layers.check(prompt, server)
             job, refusal = await self.db.run(self._intake, who, request, verdict, parent_id, reply)
         except Exception as exc:
             if not is_storage_fault(exc):
@@ -124,6 +126,15 @@ class Intake(CoreBase):
             allowed_phrases=cfg.allowed_phrases,
             owner_phrases=cfg.owner_phrases,
         )
+
+    def _before_policy(self, journal: Journal, who: Requester) -> tuple[admission.GuildConfig, bool]:
+        """The server's settings, and whether admission will refuse this member anyway."""
+        cfg = admission.guild_config(journal, who.guild_id)
+        limits = admission.Limits.resolve(self.settings, cfg)
+        doomed = admission.refused_anyway(
+            journal, user_id=who.user_id, guild_id=who.guild_id, limits=limits, cfg=cfg
+        )
+        return cfg, doomed
 
     def _intake(
         self,

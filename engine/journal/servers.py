@@ -72,6 +72,15 @@ class Servers(JournalBase):
 
     # --- rate limits -------------------------------------------------------------------------
 
+    def token_wait(self, key: str, *, burst: int, per_minute: float) -> float | None:
+        """What `take_token` would answer, spending nothing: a look before costly work."""
+        row = self.conn.execute("SELECT tokens, updated_at FROM buckets WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        rate = per_minute / 60.0
+        tokens = min(float(burst), row[0] + (self.clock() - row[1]) * rate)
+        return None if tokens >= 1.0 else (1.0 - tokens) / rate
+
     def take_token(self, key: str, *, burst: int, per_minute: float) -> float | None:
         """Spend one token from a bucket; return the seconds to wait if it is empty."""
         now = self.clock()

@@ -218,3 +218,25 @@ async def test_an_allowed_phrase_is_hidden_from_the_classifier_but_minors_still_
 
     assert (await mod.allow(MOD1, "add", "sleepover")).event == "info"
     is_refused(await core.submit(ANN, "kids at a sleepover", TINY), "minors")
+
+
+async def test_a_prompt_admission_refuses_anyway_is_never_sent_out(
+    make_core: Callable[..., Any], fake_moderation: FakeModeration
+) -> None:
+    """A flooder, a banned member, a paused server: their prompts must not spend the hosted
+    quota every server shares (a 429 there would refuse everyone's prompts)."""
+    core = await make_core(classifier="hosted", rate_burst=2, rate_per_minute=1.0)
+    mod = Moderation(core)
+    for n in range(5):
+        answer = await core.submit(ANN, f"a lighthouse {n}", TINY)
+        assert answer.event == ("queued" if n < 2 else "refused"), answer
+    assert answer.reason == "rate_limited"
+    assert fake_moderation.inputs() == ["a lighthouse 0", "a lighthouse 1"]
+
+    assert (await mod.ban(MOD2, "ben", "spam")).event == "info"
+    assert (await core.submit(BEN, "a lighthouse", TINY)).reason == "banned"
+    assert (await mod.pause(MOD1)).event == "info"
+    assert (await core.submit(OWNER, "a lighthouse", TINY)).reason == "paused"
+    assert len(fake_moderation.requests) == 2
+    # The lists still judge them: a policy refusal is recorded as such.
+    is_refused(await core.submit(BEN, "a nude statue", TINY), "sexual")
