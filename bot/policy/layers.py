@@ -95,12 +95,13 @@ class Layers:
         """The first layer alone: synchronous and sub-millisecond."""
         text = without_phrases(prompt, server.allowed_phrases)
         verdict = self.policy.check(text, disabled=server.disabled, custom_words=server.blocked_words)
-        if verdict.allowed and set(server.allowed_phrases) - set(server.owner_phrases):
-            # A moderator's phrase must not hide minors content: check again without it.
+        if verdict.allowed:
+            # A moderator's phrase must not hide minors content: read the prompt again with it.
             strict = without_phrases(prompt, server.owner_phrases)
-            again = self.policy.check(strict, disabled=CATEGORIES)
-            if again.category in ALWAYS_ON:
-                verdict = again
+            if strict != text:
+                again = self.policy.check(strict, disabled=CATEGORIES)
+                if again.category in ALWAYS_ON:
+                    verdict = again
         return LayerVerdict(verdict.allowed, verdict.category, verdict.message, "lists")
 
     async def check(self, prompt: str, server: ServerPolicy) -> LayerVerdict:
@@ -113,13 +114,15 @@ class Layers:
         try:
             if classifier is None:
                 raise ClassifierUnavailable(f"{name} classifier chosen by a server but not configured")
-            found = await classifier.classify(without_phrases(prompt, server.allowed_phrases))
+            exempt = without_phrases(prompt, server.allowed_phrases)
+            found = await classifier.classify(exempt)
             ignore = frozenset(server.disabled) - ALWAYS_ON
             reported = {_reported(c) for c in found.flagged} - ignore
-            if "minors" not in found.flagged and set(server.allowed_phrases) - set(server.owner_phrases):
-                strict = await classifier.classify(without_phrases(prompt, server.owner_phrases))
-                if "minors" in strict.flagged:
-                    reported.add("minors")
+            # A moderator's phrase was taken out: the minors check reads the prompt with it.
+            strict = without_phrases(prompt, server.owner_phrases)
+            recheck = "minors" not in found.flagged and strict != exempt
+            if recheck and "minors" in (await classifier.classify(strict)).flagged:
+                reported.add("minors")
         except ClassifierUnavailable as exc:
             self._faults.failed(name, f"policy: the {name} classifier cannot answer ({exc})")
             if self.fail_open:

@@ -14,6 +14,7 @@ import pytest
 
 from bot.core import Answer, Core, Requester
 from bot.moderation import Moderation
+from bot.policy import CATEGORIES
 from tests.bot.console_session import console_session
 from tests.bot.fake_moderation import FakeModeration
 from tests.bot.test_core import TINY, Recorder
@@ -126,7 +127,7 @@ async def test_minors_is_refused_when_a_server_disables_everything_it_can(
     fake_moderation.flag("sunbathing", "sexual")
     core = await make_core(classifier="hosted")
     mod = Moderation(core)
-    for name in ("sexual", "violence", "hate", "public_figures", "trademarks"):
+    for name in set(CATEGORIES) - {"minors"}:
         assert (await mod.category(MOD1, name, False)).event == "info"
     refused_off = await mod.category(MOD1, "minors", False)
     assert refused_off.event == "refused"
@@ -218,6 +219,9 @@ async def test_an_allowed_phrase_is_hidden_from_the_classifier_but_minors_still_
 
     assert (await mod.allow(MOD1, "add", "sleepover")).event == "info"
     is_refused(await core.submit(ANN, "kids at a sleepover", TINY), "minors")
+    asked = len(fake_moderation.requests)
+    assert (await core.submit(ANN, "a lighthouse at dawn", TINY)).event == "queued"
+    assert len(fake_moderation.requests) == asked + 1  # no phrase in it: asked once
 
 
 async def test_a_prompt_admission_refuses_anyway_is_never_sent_out(
