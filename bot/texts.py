@@ -134,7 +134,11 @@ def allowed_phrases_now(phrases: list[str], owner_phrases: list[str]) -> str:
 
 
 def phrase_allowed(phrase: str, by_owner: bool) -> str:
-    also = " It is also exempt from the minors check (an owner allowed it)." if by_owner else ""
+    also = (
+        " It is also exempt from the minors check (an owner allowed it)."
+        if by_owner
+        else " The minors check still reads it: only the bot's owners can lift that."
+    )
     return (
         f"Allowed `{quoted(phrase, 60)}` on this server: prompts with it are no longer refused for it.{also}"
     )

@@ -152,4 +152,14 @@ def build_layers(settings: Settings, policy: PromptPolicy) -> Layers:
             offline=settings.offline,
             timeout_s=timeout,
         )
+    if settings.classifier != "off" and settings.classifier not in classifiers:
+        hosted = settings.classifier == "hosted"
+        missing = "PROMPTREEL_MODERATION_API_KEY" if hosted else "PROMPTREEL_LOCAL_CLASSIFIER"
+        then = "checked by the lists alone" if settings.classifier_fail_open else "refused"
+        log.warning(
+            "PROMPTREEL_CLASSIFIER=%s but %s is not set: prompts on servers using the default are %s.",
+            settings.classifier,
+            missing,
+            then,
+        )
     return Layers(policy, classifiers, fail_open=settings.classifier_fail_open)

@@ -25,6 +25,9 @@ Modules, each importing only those listed before it:
 * :mod:`bot.policy.normalise`: cleaning a prompt for display, and folding it into token readings.
 * :mod:`bot.policy.lists`: the data files' syntax and the matcher compiled from them.
 * :mod:`bot.policy.rules`: categories, verdicts and :class:`PromptPolicy`.
+* :mod:`bot.policy.appeals`: allowed phrases, taken out of a prompt before the layers read it.
+* :mod:`bot.policy.classifiers`: the optional second layer (a hosted API, a local model).
+* :mod:`bot.policy.layers`: one verdict, the lists first, then a server's classifier.
 """
 
 from bot.policy.normalise import clean, fold

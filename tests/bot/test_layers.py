@@ -7,6 +7,7 @@ each; the owner acts everywhere.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -244,3 +245,19 @@ async def test_a_prompt_admission_refuses_anyway_is_never_sent_out(
     assert len(fake_moderation.requests) == 2
     # The lists still judge them: a policy refusal is recorded as such.
     is_refused(await core.submit(BEN, "a nude statue", TINY), "sexual")
+
+
+async def test_a_default_layer_without_its_key_is_said_at_start_and_fails_closed(
+    make_settings: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bot.core.core"):
+        core = Core(make_settings(classifier="hosted"), Recorder())
+    await core.start()
+    try:
+        [line] = [r.getMessage() for r in caplog.records if r.name == "bot.core.core"]
+        assert "PROMPTREEL_MODERATION_API_KEY" in line
+        is_refused(await core.submit(ANN, "a lighthouse at dawn", TINY), None, reason="unchecked")
+        # ... and no moderator can pick a layer the owner did not configure.
+        assert (await Moderation(core).classifier(MOD1, "hosted")).reason == "invalid"
+    finally:
+        await core.close()
