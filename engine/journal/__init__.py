@@ -10,6 +10,7 @@ writes SQL. Its parts, one concern each, are combined in `Journal`:
 - `held`: clips the output check held, released or rejected by moderators;
 - `fair`: fair order, positions, ETAs and render speeds;
 - `servers`: per-server settings, bans, rate buckets; `audit`: the audit log;
+- `observe`: what health checks, metrics and the owner's dashboard read;
 - `aio`: `AsyncJournal`, the same calls for the event loop;
 - `errors`: storage faults told apart from bugs, and `JournalError` for a journal that cannot be used.
 """
