@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.config import Settings
 from bot.core.delivery import Adapter, Dispatcher
+from bot.core.events import JobEvents
 from bot.core.runtime import InProcessWorker
 from bot.policy import PromptPolicy
 from bot.policy.layers import Layers
@@ -23,6 +24,7 @@ class CoreBase:
     runtime: InProcessWorker | None
     # Intake refused for want of storage: logged once when that starts and once when it ends.
     intake_faults: Episodes
+    events: JobEvents
 
     @property
     def db(self) -> AsyncJournal:

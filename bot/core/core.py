@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from bot.config import Settings
 from bot.core.commands import Commands
 from bot.core.delivery import Adapter, Dispatcher, IdleWait
+from bot.core.events import JobEvent, JobEvents
 from bot.core.intake import Intake
 from bot.core.runtime import InProcessWorker
 from bot.core.upkeep import Upkeep
@@ -25,6 +27,19 @@ from engine.journal import AsyncJournal, is_lock_fault
 from engine.storage import Episodes
 
 log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    """Something that runs as long as the core does (the HTTP server): started last, stopped first."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+# Reports workers the journal does not know of (another backend's): objects with `name`,
+# `preset` and `last_seen` (epoch seconds), seen at or after the time it is given.
+WorkerSource = Callable[[float], Awaitable[list[Any]]]
 
 
 class Core(Intake, Commands):
@@ -48,6 +63,17 @@ class Core(Intake, Commands):
         self.upkeep: Upkeep | None = None
         self.idle_wait = idle_wait
         self.intake_faults = Episodes(logger=log, then="refusing prompts until it can")
+        # Every job event this process learns of (see `bot.core.events`): logged, and counted
+        # by whoever subscribes (the metrics).
+        self.events = JobEvents()
+        # Run with the core (`add_service`): the HTTP server of `bot.http`, when configured.
+        self.services: list[Service] = []
+        # Workers of other backends, for readiness and the dashboard (the journal's are built in).
+        self.worker_sources: list[WorkerSource] = []
+
+    def add_service(self, service: Service) -> None:
+        """Start `service` at the end of `start()` and stop it at the start of `close()`."""
+        self.services.append(service)
 
     async def start(self) -> None:
         """Open the journal, start the worker (if in-process), the dispatcher and the upkeep.
@@ -57,12 +83,15 @@ class Core(Intake, Commands):
         whatever was started by then is stopped again.
         """
         s = self.settings
+        self._started: list[Service] = []
         try:
             self.journal = await self._open_journal()
             # The dispatcher's own connection and thread: a reply is recorded as sent the moment
             # it is, not behind a queue of intake work (a crash in between would send it twice).
             self._deliveries = await self._open_journal(checkpoint=False)
-            self.dispatcher = Dispatcher(self._deliveries, self.adapter, idle_wait=self.idle_wait)
+            self.dispatcher = Dispatcher(
+                self._deliveries, self.adapter, idle_wait=self.idle_wait, events=self.events
+            )
             every_s = max(0.05, s.lease_seconds / 3)
             self.upkeep = Upkeep(
                 self.journal, self.adapter, self.dispatcher, every_s=every_s, idle_wait=self.idle_wait
@@ -72,6 +101,9 @@ class Core(Intake, Commands):
                 await self.runtime.start()
             self.dispatcher.start()
             self.upkeep.start()
+            for service in self.services:
+                await service.start()
+                self._started.append(service)
         except BaseException:
             await self.close()
             raise
@@ -101,6 +133,8 @@ class Core(Intake, Commands):
             return journal
 
     def _on_worker_event(self, kind: str, job_id: int, data: dict[str, Any]) -> None:
+        if kind == "claimed":
+            self.events.emit(JobEvent("started", job_id, self.settings.model))
         if self.dispatcher is not None:
             self.dispatcher.notify(kind, job_id, data)
         if self.upkeep is not None:
@@ -111,6 +145,12 @@ class Core(Intake, Commands):
 
         Closing twice is harmless (hosts and tests both may).
         """
+        started, self._started = getattr(self, "_started", []), []
+        for service in reversed(started):
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(service).__name__)
         upkeep, dispatcher, runtime = self.upkeep, self.dispatcher, self.runtime
         deliveries, journal = self._deliveries, self.journal
         self.upkeep = self.dispatcher = self.runtime = self._deliveries = self.journal = None

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from bot import texts
+from bot.core.events import JobEvent, JobEvents
 from engine.journal import AsyncJournal, Job, JobState
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,17 @@ def backoff(attempt: int) -> float:
 
 class Dispatcher:
     def __init__(
-        self, db: AsyncJournal, adapter: Adapter, *, idle_wait: IdleWait | None = None, poll: float = 0.5
+        self,
+        db: AsyncJournal,
+        adapter: Adapter,
+        *,
+        idle_wait: IdleWait | None = None,
+        poll: float = 0.5,
+        events: JobEvents | None = None,
     ) -> None:
         self.db = db
+        # Outcomes and deliveries are told here: the one place that sees each once across processes.
+        self.events = events or JobEvents()
         self.adapter = adapter
         # Test harnesses (simcord) need to know when the bot is idle on purpose.
         self.idle_wait: IdleWait = idle_wait or (lambda aw: aw)
@@ -210,6 +219,8 @@ class Dispatcher:
         try:
             if not await db.begin_delivery(job.id, seen_attempts=job.delivery_attempts):
                 return
+            if job.delivery_attempts == 0:  # its first answer: what happened to it, said once
+                self.events.ended(job)
             keep = asyncio.create_task(self._keep_lease(job.id), name=f"promptreel-lease-{job.id}")
             try:
                 updates = await self.adapter.deliver(job)
@@ -218,6 +229,7 @@ class Dispatcher:
                 give_up = not exc.retry or attempts >= self.max_attempts
                 log.warning("delivery of job %s failed (attempt %s): %s", job.id, attempts, exc)
                 await db.delivery_failed(job.id, str(exc), retry_in=None if give_up else backoff(attempts))
+                self._tell_failed(job, attempts, give_up)
                 if give_up:
                     await self._tell_undeliverable(job, str(exc))
                 return
@@ -226,12 +238,14 @@ class Dispatcher:
                 attempts = job.delivery_attempts + 1
                 retry = None if attempts >= self.max_attempts else backoff(attempts)
                 await db.delivery_failed(job.id, f"{type(exc).__name__}: {exc}"[:300], retry_in=retry)
+                self._tell_failed(job, attempts, retry is None)
                 if retry is None:  # whatever the reason it gave up, the requester hears of it
                     await self._tell_undeliverable(job, texts.DELIVERY_BROKE)
                 return
             finally:
                 keep.cancel()
             await db.finish_delivery(job.id, **(updates or {}))
+            self.events.emit(JobEvent.of("delivered", job, surface=self.adapter.name))
         finally:
             self._inflight.pop(job.id, None)
             self._shown_line.pop(job.id, None)
@@ -239,6 +253,10 @@ class Dispatcher:
                 del self._progress_seen[key]
             await self._signal()
             self._wake.set()
+
+    def _tell_failed(self, job: Job, attempts: int, gave_up: bool) -> None:
+        kind = "undeliverable" if gave_up else "delivery_retry"
+        self.events.emit(JobEvent.of(kind, job, surface=self.adapter.name, attempt=attempts))
 
     async def _keep_lease(self, job_id: int) -> None:
         """Renew the delivery's lease while the send is in progress (a large upload takes time):

@@ -17,6 +17,7 @@ from typing import Any
 from bot import admission, texts
 from bot.core.answers import Answer, Requester, refused
 from bot.core.base import CoreBase
+from bot.core.events import JobEvent
 from bot.flags import parse_prompt
 from bot.policy import clean
 from bot.policy.layers import CLASSIFIER_CHOICES, LayerVerdict, ServerPolicy
@@ -95,6 +96,8 @@ class Intake(CoreBase):
             return refused("unavailable", texts.CANNOT_TAKE_PROMPTS)
         self.intake_faults.worked("journal", "intake: prompts are recorded")
         if refusal is not None:
+            category = refusal.category or refusal.reason
+            self.events.emit(JobEvent.of("refused", job, reason=refusal.reason, category=category))
             return refused(
                 refusal.reason,
                 refusal.text,
@@ -102,6 +105,7 @@ class Intake(CoreBase):
                 category=refusal.category,
                 data={"layer": refusal.layer} if refusal.layer else {},
             )
+        self.events.emit(JobEvent.of("queued", job, surface=self.adapter.name))
         if self.runtime is not None:
             self.runtime.wake()
         pos = await self.db.position(job.id)
