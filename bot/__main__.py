@@ -37,6 +37,11 @@ def _console(argv: list[str]) -> int:
     if args.model is not None:
         overrides["model"] = args.model
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    from bot import logs
+
+    # The console says every job event on stdout already: its log stays at warnings, unless the
+    # owner asked for JSON lines (for a log shipper), which then carry the job events too.
+    logs.configure(as_json=settings.log_json, level=logging.INFO if settings.log_json else logging.WARNING)
     try:
         get_preset(settings.model)
     except UnknownPreset as exc:

@@ -67,6 +67,14 @@ class Settings(EngineSettings):
     local_classifier_threshold: float = Field(0.5, gt=0, lt=1)
     # Extra label -> category names for that model's labels (JSON object), e.g. {"S3": "minors"}.
     local_classifier_labels: dict[str, str] = Field(default_factory=dict)
+    # The owner's HTTP server (`bot.http`): /healthz, /readyz, /metrics and the dashboard at /.
+    # Off unless a port is set (0 picks a free one, for tests); loopback unless the host says so.
+    http_port: int | None = Field(None, ge=0, le=65535)
+    http_host: str = "127.0.0.1"
+    # The dashboard's token; without one, only clients on this machine (loopback) may see it.
+    dashboard_token: SecretStr | None = None
+    # Log lines as JSON objects, one per line, for log shippers.
+    log_json: bool = False
 
     @field_validator("owner_ids", mode="before")
     @classmethod

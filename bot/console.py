@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from bot.core import Answer, Core, Requester, info, refused
 from bot.flags import MAX_TEXT
+from bot.http import attach
 from bot.moderation import Moderation
 from bot.policy import clean
 from bot.texts import held_for_review, quoted, rejected_after_review
@@ -326,6 +327,7 @@ async def run_console(
     owners: frozenset[str] = frozenset(),
 ) -> int:
     console = Console(core, adapter, mods, owners)
+    attach(core)  # the owner's HTTP server, when PROMPTREEL_HTTP_PORT is set
     await core.start()
     try:
         lines: asyncio.Queue[str | None] = asyncio.Queue()

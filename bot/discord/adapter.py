@@ -50,6 +50,10 @@ class DiscordAdapter:
         self._last_edit: dict[int, float] = {}
         self._delay_shown: set[int] = set()
 
+    def connected(self) -> bool:
+        """Logged in with a live gateway session (what /readyz asks of each surface)."""
+        return self.bot.is_ready() and not self.bot.is_closed()
+
     # --- acknowledgements ----------------------------------------------------------------------
 
     def expect_ack(self, key: str) -> None:

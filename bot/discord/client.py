@@ -26,6 +26,7 @@ from bot.discord import texts
 from bot.discord.adapter import DiscordAdapter
 from bot.discord.components import JobActions, JobButton, status_view
 from bot.discord.texts import retry_text, status_text
+from bot.http import attach
 from bot.policy import PromptPolicy
 from bot.texts import queue_line
 
@@ -58,6 +59,8 @@ class PromptreelBot(commands.Bot):
         self.settings = settings
         self.adapter = DiscordAdapter(self, settings)
         self.core = Core(settings, self.adapter, policy=policy, idle_wait=idle_wait)
+        # The owner's HTTP server (health, metrics, dashboard), when PROMPTREEL_HTTP_PORT is set.
+        self.http_server = attach(self.core)
         self.cog_factories = list(cogs)
         # What the job buttons and the remix modal call (see `components.JobActions`): the video cog.
         self.job_actions: JobActions | None = None

@@ -18,8 +18,10 @@ def run_discord(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    logging.getLogger().setLevel(logging.INFO)
     settings = Settings()
+    from bot import logs
+
+    logs.configure(as_json=settings.log_json, level=logging.INFO)
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         print(
             "error: DISCORD_TOKEN is not set. Copy .env.example to .env and paste your bot's token "

@@ -1,0 +1,124 @@
+"""What the HTTP endpoints read from a running core: readiness, workers seen, the dashboard's data.
+
+Everything is asked of the journal through `AsyncJournal` (its own thread), never on the loop,
+and the dashboard's questions go in one hop (`db.run`), so a refresh is one queue entry on the
+journal's thread rather than six.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.core import Core
+from bot.http import texts
+from engine.journal import Job, Journal, Position
+
+# A readiness probe of the journal that takes longer than this counts as failing: a locked or
+# stalled journal must show in /readyz, not hang it for the busy timeout.
+JOURNAL_PROBE_S = 2.0
+# The dashboard lists workers seen this recently; the liveness window says which are alive.
+WORKERS_SHOWN_S = 24 * 3600
+REFUSALS_WINDOW_S = 24 * 3600
+REFUSAL_BUCKETS = 24
+
+
+@dataclass(frozen=True)
+class WorkerSeen:
+    name: str
+    preset: str
+    last_seen: float
+    backend: str = "journal"
+
+
+def liveness_window(core: Core) -> float:
+    """A worker heartbeats every third of a lease; two leases without one and it counts as gone
+    (the same window the journal's ETAs use to count live workers)."""
+    return 2 * core.settings.lease_seconds
+
+
+def adapters_of(core: Core) -> list[Any]:
+    """The surfaces the core serves: `core.adapters` once a core serves several, else its one."""
+    return list(getattr(core, "adapters", None) or [core.adapter])
+
+
+async def workers_seen(core: Core, since: float) -> list[WorkerSeen]:
+    """Workers seen at or after `since`: the journal's heartbeats, then every other backend's."""
+    rows = await core.db.workers_seen(since)
+    found = [WorkerSeen(r["name"], r["model"], r["last_seen"]) for r in rows]
+    for source in core.worker_sources:
+        for w in await source(since):
+            found.append(WorkerSeen(w.name, w.preset, w.last_seen, getattr(w, "backend", "other")))
+    return found
+
+
+async def readiness(core: Core) -> list[str]:
+    """What keeps the bot from serving, one line each; empty when it is ready."""
+    if core.journal is None:
+        return [texts.NOT_STARTED]
+    failing = []
+    try:
+        await asyncio.wait_for(core.db.probe_write(), JOURNAL_PROBE_S)
+    except TimeoutError:
+        failing.append(texts.journal_slow(JOURNAL_PROBE_S))
+    except Exception as exc:
+        failing.append(texts.journal_unwritable(exc))
+    window = liveness_window(core)
+    try:
+        alive = {w.preset for w in await workers_seen(core, time.time() - window)}
+    except Exception as exc:
+        failing.append(texts.workers_unknown(exc))
+    else:
+        failing += [texts.no_worker(preset, window) for preset in core.models if preset not in alive]
+    for adapter in adapters_of(core):
+        connected = getattr(adapter, "connected", None)
+        if connected is not None and not connected():
+            failing.append(texts.surface_down(adapter.name))
+    return failing
+
+
+async def metrics_snapshot(core: Core) -> dict[str, Any]:
+    """The journal's numbers for `Metrics.update`."""
+    states, queued = await core.db.run(lambda j: (j.count_by_state(), j.queued_by_model()))
+    alive: dict[str, int] = {}
+    for w in await workers_seen(core, time.time() - liveness_window(core)):
+        alive[w.preset] = alive.get(w.preset, 0) + 1
+    return {"states": states, "queued": queued, "workers": alive}
+
+
+@dataclass
+class DashboardData:
+    now: float
+    queue: list[tuple[Job, Position | None]]
+    waiting: int
+    workers: list[WorkerSeen]
+    window_s: float
+    clips: list[Job]
+    refusals: list[tuple[float, str]]
+    audit: list[dict[str, Any]]
+    not_ready: list[str] = field(default_factory=list)
+
+
+def _read(journal: Journal, now: float) -> dict[str, Any]:
+    return {
+        "queue": journal.queue_view(limit=50),
+        "waiting": journal.count_waiting(),
+        "clips": journal.recent_clips(limit=6),
+        "refusals": journal.refusals_since(now - REFUSALS_WINDOW_S),
+        "audit": journal.audit_log(None, limit=20),
+    }
+
+
+async def dashboard_data(core: Core) -> DashboardData:
+    now = time.time()
+    read = await core.db.run(_read, now)
+    workers = await workers_seen(core, now - WORKERS_SHOWN_S)
+    return DashboardData(
+        now=now,
+        workers=workers,
+        window_s=liveness_window(core),
+        not_ready=await readiness(core),
+        **read,
+    )
