@@ -19,13 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, exposition, generate_latest
 
 from bot.core.events import JobEvent
 from engine.journal import JobState
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The classic text format (0.0.4), which every Prometheus reads; newer clients call their
+# default 1.0.0, and the body is the same for names like ours.
+CONTENT_TYPE = getattr(exposition, "CONTENT_TYPE_PLAIN_0_0_4", exposition.CONTENT_TYPE_LATEST)
 # Render times range from a tenth of a second (the tiny model) to many minutes (a big model on a
 # small GPU); the buckets cover both ends.
 RENDER_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 3600)
