@@ -48,7 +48,8 @@ def render_queue(d: DashboardData) -> str:
         rows.append(
             f'<tr class="job" data-job="{job.id}" data-state="{e(job.state)}">'
             f"<td>{e(place)}</td><td>{job.id}</td><td>{e(job.user_name or job.user_id)}</td>"
-            f'<td>{e(job.model)}</td><td class="prompt">{e(job.request.prompt)}</td><td>{e(when)}</td></tr>'
+            f'<td>{e(job.model)}</td><td class="prompt">{e(job.request.prompt)}</td>'
+            f'<td class="when">{e(when)}</td></tr>'
         )
     total = f'<p class="note">{e(texts.waiting_total(len(d.queue), d.waiting))}</p>'
     return total + _table(texts.QUEUE_HEADINGS, rows, "queue")
@@ -109,14 +110,14 @@ def refusal_chart(refusals: list[tuple[float, str]], now: float) -> str:
     bars = []
     for bucket in range(REFUSAL_BUCKETS):
         y = float(CHART_H)
-        hour = texts.clock(start + bucket * width)[:5]
+        until = texts.clock(start + (bucket + 1) * width)[:5]
         for category in categories:
             n = counts.get((bucket, category), 0)
             if not n:
                 continue
             h = n * scale
             y -= h
-            tip = texts.refusals_in_hour(n, category, hour)
+            tip = texts.refusals_in_hour(n, category, until)
             bars.append(
                 f'<rect class="bar" data-category="{e(category)}" data-count="{n}" x="{bucket * bar_w:.1f}"'
                 f' y="{y:.1f}" width="{bar_w - BAR_GAP:.1f}" height="{h:.1f}" fill="{colour[category]}">'
@@ -180,7 +181,8 @@ td.prompt,.clip .prompt{overflow-wrap:anywhere}.empty,.note{color:var(--muted)}
 .clip figcaption{font-size:.85rem}.clip small{display:block;color:var(--muted)}
 #refusals-chart{width:100%;height:8rem;border-bottom:1px solid var(--line)}
 .legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.25rem 1rem;font-size:.85rem}
-.swatch{margin-right:.3rem}
+.swatch{margin-right:.3rem}td.when{min-width:6.5rem}
+@media (max-width:480px){.queue th:nth-child(4),.queue td:nth-child(4){display:none}}
 """
 
 SCRIPT = """

@@ -103,8 +103,8 @@ def clip_caption(job_id: int, who: str, preset: str) -> str:
     return f"Job {job_id} by {who} ({preset})"
 
 
-def refusals_in_hour(count: int, category: str, hour: str) -> str:
-    return f"{count} × {category} at {hour}"
+def refusals_in_hour(count: int, category: str, until: str) -> str:
+    return f"{count} × {category} in the hour to {until} UTC"
 
 
 def clock(at: float) -> str:

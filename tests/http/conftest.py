@@ -63,6 +63,14 @@ def make_settings(tmp_path: Path, tiny_models_dir: Path) -> Callable[..., Settin
     return make
 
 
+@pytest.fixture(scope="session")
+def renderer(tiny_models_dir: Path) -> Any:
+    """One warm tiny Renderer for the tests that render a clip on a worker of their own."""
+    from engine.render import Renderer
+
+    return Renderer(isolated_settings(Settings, models_dir=tiny_models_dir, offline=False), "tiny")
+
+
 @dataclass
 class Bot:
     core: Core
