@@ -28,8 +28,9 @@ from aiohttp import web
 from bot.core import Core
 from bot.http import dashboard, texts
 from bot.http.metrics import CONTENT_TYPE, Metrics
-from bot.http.views import adapters_of, dashboard_data, metrics_snapshot, readiness
+from bot.http.views import JournalProbe, adapters_of, dashboard_data, metrics_snapshot, readiness
 from bot.policy import CATEGORIES
+from engine.journal import AsyncJournal
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class HttpServer:
             core.models, categories=CATEGORIES, surfaces=[a.name for a in adapters_of(core)]
         )
         self._unsubscribe = core.events.subscribe(self.metrics.on_event)
+        self.db: AsyncJournal | None = None
+        self.probe: JournalProbe | None = None
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -77,15 +80,25 @@ class HttpServer:
         return app
 
     async def start(self) -> None:
-        """Listen; raises OSError (address in use, say) for the owner to see at start-up."""
+        """Open a journal connection of its own, then listen; raises OSError (address in use, say)
+        for the owner to see at start-up."""
+        s = self.core.settings
+        self.db = await AsyncJournal.open(
+            s.resolved_db_path,
+            checkpoint=False,
+            lease_seconds=s.lease_seconds,
+            max_attempts=s.max_attempts,
+            busy_timeout=s.busy_timeout_seconds,
+            delivery_lease_seconds=s.delivery_lease_seconds,
+        )
+        self.probe = JournalProbe(self.db)
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.requested_port)
         try:
             await site.start()
         except BaseException:
-            await self._runner.cleanup()
-            self._runner = None
+            await self.stop()
             raise
         server = site._server
         sockets = getattr(server, "sockets", None) or []
@@ -94,9 +107,13 @@ class HttpServer:
 
     async def stop(self) -> None:
         self._unsubscribe()
+        self._unsubscribe = _nothing
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.db is not None:
+            await self.db.close()
+            self.db = None
 
     @property
     def url(self) -> str:
@@ -109,15 +126,17 @@ class HttpServer:
         return web.Response(text=texts.ALIVE + "\n")
 
     async def readyz(self, request: web.Request) -> web.Response:
-        failing = await readiness(self.core)
+        if self.probe is None:
+            return web.Response(status=503, text=texts.NOT_STARTED + "\n")
+        failing = await readiness(self.core, self.probe)
         if failing:
             return web.Response(status=503, text="\n".join(failing) + "\n")
         return web.Response(text=texts.READY + "\n")
 
     async def metrics_page(self, request: web.Request) -> web.Response:
-        if self.core.journal is not None:
+        if self.db is not None:
             try:
-                self.metrics.update(await metrics_snapshot(self.core))
+                self.metrics.update(await metrics_snapshot(self.core, self.db))
             except Exception:  # the counters are still worth a scrape; the gauges keep their last values
                 log.warning("metrics: could not read the journal", exc_info=True)
         body = self.metrics.exposition()
@@ -152,8 +171,10 @@ class HttpServer:
         refused = self._refusal(request)
         if refused is not None:
             return refused
+        if self.probe is None:
+            return _plain(503, texts.NOT_STARTED)
         nonce = secrets.token_urlsafe(16)
-        page = dashboard.render_page(await dashboard_data(self.core), nonce)
+        page = dashboard.render_page(await dashboard_data(self.core, self.probe), nonce)
         response = web.Response(text=page, content_type="text/html", charset="utf-8")
         _harden(response, nonce)
         return response
@@ -162,7 +183,9 @@ class HttpServer:
         refused = self._refusal(request)
         if refused is not None:
             return refused
-        job = await self.core.db.get(int(request.match_info["job_id"]))
+        if self.db is None:
+            return _plain(503, texts.NOT_STARTED)
+        job = await self.db.get(int(request.match_info["job_id"]))
         clip_path = job.clip_path if job is not None else None
         path = await asyncio.to_thread(_inside, self.core.settings.resolved_clips_dir, clip_path)
         if path is None:
@@ -170,6 +193,10 @@ class HttpServer:
         response = web.FileResponse(path, headers={"Content-Type": "video/mp4"})
         _harden(response)
         return response
+
+
+def _nothing() -> None:
+    pass
 
 
 def _inside(folder: Path, clip_path: str | None) -> Path | None:

@@ -1,8 +1,8 @@
 """What the HTTP endpoints read from a running core: readiness, workers seen, the dashboard's data.
 
-Everything is asked of the journal through `AsyncJournal` (its own thread), never on the loop,
-and the dashboard's questions go in one hop (`db.run`), so a refresh is one queue entry on the
-journal's thread rather than six.
+Everything is asked of the journal through the server's own `AsyncJournal` (a connection and
+thread of its own, never the loop): a scrape or a dashboard refresh never waits behind intake,
+and intake never waits behind them. The dashboard's questions go in one hop (`db.run`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from typing import Any
 
 from bot.core import Core
 from bot.http import texts
-from engine.journal import Job, Journal, Position
+from engine.journal import AsyncJournal, Job, Journal, Position
 
-# A readiness probe of the journal that takes longer than this counts as failing: a locked or
-# stalled journal must show in /readyz, not hang it for the busy timeout.
+# A readiness probe of the journal waits this long for another process's lock, and an answer
+# that takes longer still (a stalled disk) counts as failing too: /readyz must say so promptly,
+# not hang for the busy timeout.
 JOURNAL_PROBE_S = 2.0
+PROBE_ANSWER_S = JOURNAL_PROBE_S + 1.0
 # The dashboard lists workers seen this recently; the liveness window says which are alive.
 WORKERS_SHOWN_S = 24 * 3600
 REFUSALS_WINDOW_S = 24 * 3600
@@ -44,9 +46,9 @@ def adapters_of(core: Core) -> list[Any]:
     return list(getattr(core, "adapters", None) or [core.adapter])
 
 
-async def workers_seen(core: Core, since: float) -> list[WorkerSeen]:
+async def workers_seen(core: Core, db: AsyncJournal, since: float) -> list[WorkerSeen]:
     """Workers seen at or after `since`: the journal's heartbeats, then every other backend's."""
-    rows = await core.db.workers_seen(since)
+    rows = await db.workers_seen(since)
     found = [WorkerSeen(r["name"], r["model"], r["last_seen"]) for r in rows]
     for source in core.worker_sources:
         for w in await source(since):
@@ -54,24 +56,48 @@ async def workers_seen(core: Core, since: float) -> list[WorkerSeen]:
     return found
 
 
-async def readiness(core: Core) -> list[str]:
+class JournalProbe:
+    """A test write of the journal, at most one at a time.
+
+    Under another process's lock a write waits for the busy timeout on the journal's thread, and
+    intake waits behind it; probes every few seconds must not stack up there. A probe still
+    running is waited on again (for at most `JOURNAL_PROBE_S`) instead of starting another.
+    """
+
+    def __init__(self, db: AsyncJournal) -> None:
+        self.db = db
+        self._running: asyncio.Task[None] | None = None
+
+    async def failure(self) -> str | None:
+        if self._running is None or self._running.done():
+            self._running = asyncio.create_task(
+                self.db.probe_write(wait_s=JOURNAL_PROBE_S), name="promptreel-journal-probe"
+            )
+        running = self._running
+        try:
+            await asyncio.wait_for(asyncio.shield(running), PROBE_ANSWER_S)
+        except TimeoutError:
+            return texts.journal_slow(PROBE_ANSWER_S)
+        except Exception as exc:
+            return texts.journal_unwritable(exc)
+        return None
+
+
+async def readiness(core: Core, probe: JournalProbe) -> list[str]:
     """What keeps the bot from serving, one line each; empty when it is ready."""
     if core.journal is None:
         return [texts.NOT_STARTED]
     failing = []
-    try:
-        await asyncio.wait_for(core.db.probe_write(), JOURNAL_PROBE_S)
-    except TimeoutError:
-        failing.append(texts.journal_slow(JOURNAL_PROBE_S))
-    except Exception as exc:
-        failing.append(texts.journal_unwritable(exc))
     window = liveness_window(core)
-    try:
-        alive = {w.preset for w in await workers_seen(core, time.time() - window)}
+    try:  # read first: a read never waits for a lock, and the probe may
+        alive = {w.preset for w in await workers_seen(core, probe.db, time.time() - window)}
     except Exception as exc:
         failing.append(texts.workers_unknown(exc))
     else:
         failing += [texts.no_worker(preset, window) for preset in core.models if preset not in alive]
+    journal = await probe.failure()
+    if journal is not None:
+        failing.insert(0, journal)
     for adapter in adapters_of(core):
         connected = getattr(adapter, "connected", None)
         if connected is not None and not connected():
@@ -79,11 +105,11 @@ async def readiness(core: Core) -> list[str]:
     return failing
 
 
-async def metrics_snapshot(core: Core) -> dict[str, Any]:
+async def metrics_snapshot(core: Core, db: AsyncJournal) -> dict[str, Any]:
     """The journal's numbers for `Metrics.update`."""
-    states, queued = await core.db.run(lambda j: (j.count_by_state(), j.queued_by_model()))
+    states, queued = await db.run(lambda j: (j.count_by_state(), j.queued_by_model()))
     alive: dict[str, int] = {}
-    for w in await workers_seen(core, time.time() - liveness_window(core)):
+    for w in await workers_seen(core, db, time.time() - liveness_window(core)):
         alive[w.preset] = alive.get(w.preset, 0) + 1
     return {"states": states, "queued": queued, "workers": alive}
 
@@ -111,14 +137,14 @@ def _read(journal: Journal, now: float) -> dict[str, Any]:
     }
 
 
-async def dashboard_data(core: Core) -> DashboardData:
+async def dashboard_data(core: Core, probe: JournalProbe) -> DashboardData:
     now = time.time()
-    read = await core.db.run(_read, now)
-    workers = await workers_seen(core, now - WORKERS_SHOWN_S)
+    read = await probe.db.run(_read, now)
+    workers = await workers_seen(core, probe.db, now - WORKERS_SHOWN_S)
     return DashboardData(
         now=now,
         workers=workers,
         window_s=liveness_window(core),
-        not_ready=await readiness(core),
+        not_ready=await readiness(core, probe),
         **read,
     )

@@ -85,9 +85,19 @@ class Observe(JournalBase):
             positions |= fair.model_positions(self.conn, model, now, window, depth=left)
         return out + [(j, positions.get(j.id)) for j in queued]
 
-    def probe_write(self, key: str = "health:probe") -> None:
-        """A real write (and commit): the journal takes writes now, or this raises why not."""
-        with self.atomic():
-            self.conn.execute(
-                "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, repr(self.clock()))
-            )
+    def probe_write(self, *, wait_s: float | None = None, key: str = "health:probe") -> None:
+        """A real write (and commit): the journal takes writes now, or this raises why not.
+
+        `wait_s`: how long to wait for another process's lock this once, instead of the
+        connection's busy timeout, so a health check answers in its own time.
+        """
+        busy = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        if wait_s is not None:
+            self.conn.execute(f"PRAGMA busy_timeout = {round(wait_s * 1000):d}")
+        try:
+            with self.atomic():
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, repr(self.clock()))
+                )
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(busy):d}")

@@ -120,3 +120,18 @@ async def test_off_without_a_port_and_gone_after_close(make_settings, http: aioh
     await core.close()
     with pytest.raises(aiohttp.ClientConnectionError):
         await _get(http, f"{url}/healthz")
+
+
+async def test_readyz_answers_promptly_while_the_journal_waits_for_a_lock(
+    start_bot: StartBot, http: aiohttp.ClientSession
+) -> None:
+    """A write waits up to the busy timeout (10 s here) for the lock: /readyz does not."""
+    bot = await start_bot(busy_timeout_seconds=10)
+    _heartbeat(bot.core.settings.resolved_db_path, "tiny")
+    with WriteLock(bot.core.settings.resolved_db_path):
+        for _ in range(2):  # the second finds the first probe still waiting, and waits on it
+            began = time.monotonic()
+            status, text = await _get(http, f"{bot.url}/readyz")
+            assert status == 503 and text.startswith("journal:") and "locked" in text
+            assert time.monotonic() - began < 5
+    assert await _until(http, f"{bot.url}/readyz", 200) == "ready\n"
