@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -135,3 +136,29 @@ async def test_readyz_answers_promptly_while_the_journal_waits_for_a_lock(
             assert status == 503 and text.startswith("journal:") and "locked" in text
             assert time.monotonic() - began < 5
     assert await _until(http, f"{bot.url}/readyz", 200) == "ready\n"
+
+
+@dataclass
+class FarmWorker:
+    name: str
+    preset: str
+    last_seen: float
+    backend: str = "farm"
+
+
+async def test_workers_of_another_backend_count_for_readiness(
+    start_bot: StartBot, http: aiohttp.ClientSession
+) -> None:
+    """A backend the journal does not know of (a Redis farm, say) reports through `worker_sources`."""
+    bot = await start_bot()
+    assert (await _get(http, f"{bot.url}/readyz"))[0] == 503
+    seen: list[FarmWorker] = []
+
+    async def farm(since: float) -> list[FarmWorker]:
+        return [w for w in seen if w.last_seen >= since]
+
+    bot.core.worker_sources.append(farm)
+    seen.append(FarmWorker("gpu-7", "tiny", time.time() - 3 * bot.core.settings.lease_seconds))
+    assert (await _get(http, f"{bot.url}/readyz"))[0] == 503  # seen too long ago
+    seen.append(FarmWorker("gpu-8", "tiny", time.time()))
+    assert await _get(http, f"{bot.url}/readyz") == (200, "ready\n")

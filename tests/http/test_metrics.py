@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.console import ConsoleAdapter
 from bot.core import DeliveryError
+from bot.core.events import JobEvent
 from engine.journal import Job, Journal
 from tests.http.conftest import StartBot
 
@@ -110,3 +111,14 @@ async def test_metrics_move_when_jobs_run(start_bot: StartBot, http: aiohttp.Cli
     assert value(after, "promptreel_delivery_retries_total", surface="console") == 1
     assert value(after, "promptreel_job_events_total", event="delivered") == 3
     assert value(after, "promptreel_workers_seen", preset="tiny") == len(heartbeats) == 1
+
+
+async def test_output_check_flags_count_the_events_the_check_emits(
+    start_bot: StartBot, http: aiohttp.ClientSession
+) -> None:
+    """The output check reports through the core's job events; nothing else is needed to count."""
+    bot = await start_bot()
+    bot.core.events.emit(JobEvent("flagged", 7, "tiny", {"category": "nudity"}))
+    bot.core.events.emit(JobEvent("flagged", 8, "tiny", {"category": "gore"}))
+    m = await scrape(http, bot.url)
+    assert value(m, "promptreel_output_check_flags_total", preset="tiny") == 2
