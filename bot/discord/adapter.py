@@ -51,8 +51,13 @@ class DiscordAdapter:
         self._delay_shown: set[int] = set()
 
     def connected(self) -> bool:
-        """Logged in with a live gateway session (what /readyz asks of each surface)."""
-        return self.bot.is_ready() and not self.bot.is_closed()
+        """Logged in with an open gateway socket (what /readyz asks of each surface).
+
+        `is_ready()` alone stays true while the client reconnects after a dropped socket.
+        """
+        ws = getattr(self.bot, "ws", None)
+        socket_open = ws is not None and bool(getattr(ws, "open", True))
+        return self.bot.is_ready() and not self.bot.is_closed() and socket_open
 
     # --- acknowledgements ----------------------------------------------------------------------
 
