@@ -59,9 +59,9 @@ async def workers_seen(core: Core, db: AsyncJournal, since: float) -> list[Worke
 class JournalProbe:
     """A test write of the journal, at most one at a time.
 
-    Under another process's lock a write waits for the busy timeout on the journal's thread, and
-    intake waits behind it; probes every few seconds must not stack up there. A probe still
-    running is waited on again (for at most `JOURNAL_PROBE_S`) instead of starting another.
+    The probe waits `JOURNAL_PROBE_S` for another process's lock, on the server's own journal
+    thread; probes every few seconds must not stack up there, so a probe still running is waited
+    on again (for at most `PROBE_ANSWER_S`) instead of starting another.
     """
 
     def __init__(self, db: AsyncJournal) -> None:
@@ -73,6 +73,8 @@ class JournalProbe:
             self._running = asyncio.create_task(
                 self.db.probe_write(wait_s=JOURNAL_PROBE_S), name="promptreel-journal-probe"
             )
+            # Its failure is reported to whoever waits; one that outlived every waiter is dropped.
+            self._running.add_done_callback(lambda t: t.cancelled() or t.exception())
         running = self._running
         try:
             await asyncio.wait_for(asyncio.shield(running), PROBE_ANSWER_S)
