@@ -100,9 +100,8 @@ class HttpServer:
         except BaseException:
             await self.stop()
             raise
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self.requested_port
+        addresses = self._runner.addresses  # the bound port, where 0 asked for any free one
+        self.port = addresses[0][1] if addresses else self.requested_port
         log.info("HTTP server on http://%s:%s/ (healthz, readyz, metrics, dashboard)", self.host, self.port)
 
     async def stop(self) -> None:

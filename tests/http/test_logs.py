@@ -2,7 +2,8 @@
 
 The console bot runs as an owner runs it (a subprocess, the tiny model rendering in-process)
 and its stderr is read back; a job whose worker vanished is followed in-process to its
-`failed` line, the way the upkeep finds it once the lease runs out.
+`failed` line, the way the upkeep finds it once the lease runs out. The console process
+also shows the HTTP server following `PROMPTREEL_HTTP_PORT` from the environment.
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import queue
+import re
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 from bot.logs import JsonFormatter
 from engine.journal import Journal
@@ -86,3 +94,42 @@ async def test_a_job_whose_worker_vanished_is_logged_as_failed(start_bot: StartB
     [failed] = [r for r in logs.records if r.getMessage() == lines[1]]
     as_json = json.loads(JsonFormatter().format(failed))
     assert as_json["job"] == 1 and as_json["event"] == "failed" and as_json["logger"] == "promptreel.jobs"
+
+
+def test_the_console_bot_serves_http_when_the_port_is_set(tmp_path: Path, tiny_models_dir: Path) -> None:
+    """`PROMPTREEL_HTTP_PORT=0` in the environment of `python -m bot console`: it listens (its log
+    says where), answers /healthz while the session runs, and stops with it."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "console", "--json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=child_env(
+            PROMPTREEL_DATA_DIR=str(tmp_path / "data"),
+            PROMPTREEL_MODELS_DIR=str(tiny_models_dir),
+            PROMPTREEL_HTTP_PORT="0",
+            PROMPTREEL_LOG_JSON="true",
+        ),
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr or []], daemon=True).start()
+    try:
+        deadline = time.monotonic() + 120
+        url = None
+        while url is None:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            if line.startswith("{") and json.loads(line)["logger"] == "bot.http.server":
+                url = re.search(r"http://127\.0\.0\.1:\d+/", json.loads(line)["message"])
+        with urllib.request.urlopen(f"{url.group()}healthz", timeout=10) as response:
+            assert response.status == 200 and response.read() == b"alive\n"
+        assert proc.stdin is not None
+        proc.stdin.close()  # the session ends: the bot finishes, and its server with it
+        assert proc.wait(timeout=60) == 0
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"{url.group()}healthz", timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
