@@ -7,8 +7,8 @@ server's Content-Security-Policy allows nothing else, so even a mistake here cou
 member's script. The script re-fetches the page every few seconds and swaps in the sections
 that changed, leaving a clip that is playing alone.
 
-Sections, in page order, are `SECTIONS`; the output check's "held clips awaiting review"
-section goes between the queue and the workers (`render_held`, empty until it exists).
+Sections, in page order, are `SECTIONS`; the clips the output check holds come right after the
+queue, each with release and reject buttons (the only forms on the page).
 """
 
 from __future__ import annotations
@@ -56,9 +56,30 @@ def render_queue(d: DashboardData) -> str:
 
 
 def render_held(d: DashboardData) -> str:
-    """Clips the output check holds for review, with release and reject buttons: added with the
-    output check (its `held` state); until then there is nothing to show and no section."""
-    return ""
+    """Clips the output check holds, each with its player and the moderators' two decisions.
+
+    The buttons post to `/held/N/release|reject`, which go through `Moderation` like `/mod
+    release` (the owner's tier, audited); the session cookie is SameSite=Strict, so another
+    site cannot post them on the owner's behalf.
+    """
+    if not d.held:
+        return f'<p class="empty">{e(texts.NO_HELD)}</p>'
+    rows = []
+    for job in d.held:
+        forms = "".join(
+            f'<form method="post" action="/held/{job.id}/{action}"><button type="submit"'
+            f' class="{action}">{e(label)}</button></form>'
+            for action, label in (("release", texts.RELEASE), ("reject", texts.REJECT))
+        )
+        rows.append(
+            f'<tr class="held" data-job="{job.id}"><td>{job.id}</td>'
+            f"<td>{e(job.user_name or job.user_id)}</td>"
+            f'<td class="prompt">{e(job.request.prompt)}</td>'
+            f"<td>{e(texts.held_score(job.check_score, job.check_threshold))}</td>"
+            f'<td><video src="/clips/{job.id}.mp4" controls muted playsinline preload="none"></video></td>'
+            f'<td class="decide">{forms}</td></tr>'
+        )
+    return _table(texts.HELD_HEADINGS, rows, "held")
 
 
 def render_workers(d: DashboardData) -> str:
@@ -154,7 +175,7 @@ def render_audit(d: DashboardData) -> str:
 Section = tuple[str, str, Callable[[DashboardData], str]]
 SECTIONS: list[Section] = [
     ("queue", texts.QUEUE, render_queue),
-    ("held", "", render_held),
+    ("held", texts.HELD, render_held),
     ("workers", texts.WORKERS, render_workers),
     ("clips", texts.CLIPS, render_clips),
     ("refusals", texts.REFUSALS, render_refusals),

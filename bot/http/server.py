@@ -25,7 +25,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.core import Core
+from bot.core import Core, Requester
 from bot.http import dashboard, texts
 from bot.http.metrics import CONTENT_TYPE, Metrics
 from bot.http.views import JournalProbe, adapters_of, dashboard_data, metrics_snapshot, readiness
@@ -54,6 +54,11 @@ def _loopback(remote: str | None) -> bool:
         return False
 
 
+# Whoever passed the dashboard's token (or sits at the machine) is the bot's owner; the audit
+# log names the dashboard as the actor.
+DASHBOARD_OWNER = Requester("dashboard", "dashboard", None, None, is_owner=True)
+
+
 class HttpServer:
     def __init__(self, core: Core) -> None:
         self.core = core
@@ -77,6 +82,7 @@ class HttpServer:
         app.router.add_get("/metrics", self.metrics_page)
         app.router.add_get("/", self.dashboard)
         app.router.add_get(r"/clips/{job_id:\d{1,12}}.mp4", self.clip)
+        app.router.add_post(r"/held/{job_id:\d{1,12}}/{action:release|reject}", self.decide)
         return app
 
     async def start(self) -> None:
@@ -178,6 +184,22 @@ class HttpServer:
         _harden(response, nonce)
         return response
 
+    async def decide(self, request: web.Request) -> web.StreamResponse:
+        """Release or reject a held clip: the owner's decision, through the moderators' code."""
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        from bot.moderation import Moderation
+
+        job_id, action = int(request.match_info["job_id"]), request.match_info["action"]
+        moderation = Moderation(self.core)
+        decide = moderation.release if action == "release" else moderation.reject
+        answer = await decide(DASHBOARD_OWNER, job_id)
+        log.info("dashboard: %s", texts.decided(job_id, answer.text))
+        response = web.HTTPSeeOther("/")
+        _harden(response)
+        return response
+
     async def clip(self, request: web.Request) -> web.StreamResponse:
         refused = self._refusal(request)
         if refused is not None:
@@ -217,7 +239,7 @@ def _harden(response: web.StreamResponse, nonce: str | None = None) -> None:
     own = f"'nonce-{nonce}'" if nonce else "'none'"
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; script-src {own}; style-src {own}; media-src 'self'; img-src 'self';"
-        " connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        " connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"

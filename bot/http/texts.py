@@ -70,6 +70,21 @@ NO_PROMPT = "(no prompt)"
 CHART_LABEL = "Refusals per hour over the last 24 hours, by category"
 
 QUEUE_HEADINGS = ("#", "Job", "Member", "Preset", "Prompt", "When")
+HELD = "Held for review"
+NO_HELD = "No clips are held for review."
+HELD_HEADINGS = ("Job", "Member", "Prompt", "Score", "Clip", "")
+RELEASE = "Release"
+REJECT = "Reject"
+
+
+def held_score(score: float | None, threshold: float | None) -> str:
+    if score is None:
+        return "?"
+    return f"{score:.2f} (holds at {threshold:.2f})" if threshold is not None else f"{score:.2f}"
+
+
+def decided(job_id: int, what: str) -> str:
+    return f"job {job_id}: {what}"
 WORKER_HEADINGS = ("Worker", "Preset", "Last seen", "")
 AUDIT_HEADINGS = ("When", "Action", "Server", "By", "Member", "Category", "Detail")
 

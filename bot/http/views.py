@@ -127,6 +127,7 @@ class DashboardData:
     refusals: list[tuple[float, str]]
     audit: list[dict[str, Any]]
     not_ready: list[str] = field(default_factory=list)
+    held: list[Job] = field(default_factory=list)
 
 
 def _read(journal: Journal, now: float) -> dict[str, Any]:
@@ -136,6 +137,7 @@ def _read(journal: Journal, now: float) -> dict[str, Any]:
         "clips": journal.recent_clips(limit=6),
         "refusals": journal.refusals_since(now - REFUSALS_WINDOW_S),
         "audit": journal.audit_log(None, limit=20),
+        "held": journal.held_jobs(None, limit=25),
     }
 
 

@@ -238,3 +238,46 @@ async def test_the_dashboard_in_chromium(
 
     refused = await asyncio.to_thread(browse.dom, f"{bot.url}/?token=guess")
     assert "<section" not in refused and "token" in refused.lower()
+
+
+# --- held clips ------------------------------------------------------------------------------------
+
+
+async def test_held_clips_are_listed_and_released_or_rejected_from_the_dashboard(
+    start_bot: StartBot, http: aiohttp.ClientSession, renderer: Any
+) -> None:
+    # A threshold of 0 holds every clip: the held path, forced honestly, with no explicit image.
+    bot = await start_bot(dashboard_token=TOKEN, output_check_threshold=0.0)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    for prompt in ("a kept lighthouse", "a rejected lighthouse"):
+        await bot.console.handle(f"alice: {prompt} {TINY}")
+        await render_one(bot, renderer)
+    held = await bot.core.db.run(lambda j: j.held_jobs(None))
+    assert [job.request.prompt for job in held] == ["a kept lighthouse", "a rejected lighthouse"]
+    kept, rejected = held
+    async with http.get(f"{bot.url}/", headers=auth) as response:
+        page = await response.text()
+    assert f'<tr class="held" data-job="{kept.id}"' in page and f'action="/held/{kept.id}/release"' in page
+
+    # Without the token nothing is decided.
+    async with http.post(f"{bot.url}/held/{kept.id}/release", allow_redirects=False) as response:
+        assert response.status == 401
+    assert (await bot.core.db.get(kept.id)).state == JobState.HELD
+
+    async with http.post(
+        f"{bot.url}/held/{kept.id}/release", headers=auth, allow_redirects=False
+    ) as response:
+        assert response.status == 303
+    await wait_delivered(bot, kept.id)
+    async with http.post(
+        f"{bot.url}/held/{rejected.id}/reject", headers=auth, allow_redirects=False
+    ) as response:
+        assert response.status == 303
+    gone = await bot.core.db.get(rejected.id)
+    assert gone.state == JobState.REJECTED
+    assert not await asyncio.to_thread(Path(rejected.clip_path).exists)
+    log = await bot.core.db.audit_log(None, 10)
+    assert {(row["action"], row["actor_id"]) for row in log} >= {
+        ("release", "dashboard"),
+        ("reject", "dashboard"),
+    }
