@@ -29,6 +29,9 @@ class Settings(EngineSettings):
     # The bot's owners (Discord user ids): they alone act on every server (bans everywhere,
     # the DM switch, the whole audit log). Empty: the Discord application's owner or team.
     owner_ids: list[str] = Field(default_factory=list)
+    # Members pay for this bot (credits, paid roles, a subscription). /help then warns about every
+    # offered model whose weights licence forbids or limits commercial use (CC-BY-NC-4.0, for one).
+    charges_members: bool = False
     # Run a render worker inside the bot process. Turn off when separate workers serve the queue.
     in_process_worker: bool = True
 

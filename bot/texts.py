@@ -270,7 +270,16 @@ def help_model(name: str, preset: Any) -> str:
     return (
         f"• {name}: up to {p.max_frames} frames "
         f"({p.max_frames / p.default_fps:.1f} s at {p.default_fps} fps), sides up to {p.max_side}px, "
-        f"steps up to {p.max_steps}, prompts up to {p.max_prompt_chars} characters"
+        f"steps up to {p.max_steps}, prompts up to {p.max_prompt_chars} characters; "
+        f"weights: {p.licence.name if p.licence else 'licence unknown'}"
+    )
+
+
+def help_not_for_paid_use(name: str, licence: str) -> str:
+    """Said in /help when the owner charges members and a model's licence forbids or limits that."""
+    return (
+        f"⚠ This bot charges its members, but the licence of `{name}` ({licence}) does not allow "
+        "commercial use as it stands: the owner should switch models or check the licence's terms."
     )
 
 

@@ -11,6 +11,31 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 CallbackStyle = Literal["step_end", "legacy"]
+# What a weights licence allows an owner who charges members (credits, paid roles, a subscription):
+# "yes" (e.g. Apache-2.0), "no" (non-commercial, e.g. CC-BY-NC-4.0), "conditions" (a custom
+# licence with terms to read first, such as a revenue threshold).
+CommercialUse = Literal["yes", "no", "conditions"]
+# The memory options `engine check` reports on, in the order an owner tries them.
+MEMORY_OPTIONS = ("none", "vae_tiling", "cpu_offload")
+
+
+@dataclass(frozen=True)
+class Licence:
+    """The licence of a preset's weights, as its model card states it (not the code's licence)."""
+
+    name: str
+    url: str
+    commercial: CommercialUse
+    # Where the facts were read, and what could not be checked, so an owner knows how far to trust them.
+    checked: str = ""
+
+
+@dataclass(frozen=True)
+class MemoryFigure:
+    """GPU memory one render needs with a memory option, and where that figure comes from."""
+
+    gib: float
+    source: str
 
 
 @dataclass(frozen=True)
@@ -51,6 +76,10 @@ class Preset:
     frame_conditions: bool = False
     # Frames of the previous clip an extension is conditioned on (LTX takes 8k+1).
     extend_overlap: int = 0
+    licence: Licence | None = None
+    # Published (or measured) GPU memory per memory option in MEMORY_OPTIONS; an option missing here
+    # has no figure anyone published, and `engine check` says so instead of guessing.
+    memory: dict[str, MemoryFigure] = field(default_factory=dict)
 
     def round_frames(self, frames: int) -> int:
         """The nearest valid frame count at or above `frames`, clamped to the limits."""
@@ -101,6 +130,12 @@ _register(
         output_type="np",
         callback_style="legacy",
         notes="Built locally from real diffusers classes with random weights; renders noise, quickly.",
+        licence=Licence(
+            "Apache-2.0 (built by Promptreel, random weights)",
+            "https://www.apache.org/licenses/LICENSE-2.0",
+            "yes",
+            "built here: no third-party weights",
+        ),
     )
 )
 _register(
@@ -130,6 +165,16 @@ _register(
         callback_style="step_end",
         fps_kwarg="frame_rate",
         notes="Fast: about real time on a large GPU. Needs ~12 GB VRAM at bf16, less with CPU offload.",
+        licence=Licence(
+            "LTX-Video Open Weights License (Lightricks' own)",
+            "https://huggingface.co/Lightricks/LTX-Video",
+            "conditions",
+            "the card's licence is Lightricks' own; summaries describe commercial use as limited by the "
+            "licensee's revenue; the card's full text could not be read here: read it before charging",
+        ),
+        memory={
+            "none": MemoryFigure(12.0, "estimate in this preset's notes (unverified)"),
+        },
     )
 )
 _register(
@@ -163,6 +208,12 @@ _register(
         extend_overlap=9,
         notes="LTX-Video's condition pipeline built locally with random weights: starts from a picture, "
         "extends and loops, renders noise.",
+        licence=Licence(
+            "Apache-2.0 (built by Promptreel, random weights)",
+            "https://www.apache.org/licenses/LICENSE-2.0",
+            "yes",
+            "built here: no third-party weights",
+        ),
     )
 )
 _register(
@@ -195,6 +246,16 @@ _register(
         frame_conditions=True,
         extend_overlap=17,
         notes="Starts from a picture, extends a clip from its last frames, loops. Same memory as ltx-video.",
+        licence=Licence(
+            "LTX-Video Open Weights License (Lightricks' own)",
+            "https://huggingface.co/Lightricks/LTX-Video-0.9.5",
+            "conditions",
+            "the same licence family as ltx-video; the card's full text could not be read here: read it "
+            "before charging",
+        ),
+        memory={
+            "none": MemoryFigure(12.0, "as ltx-video: same transformer and VAE sizes (unverified estimate)"),
+        },
     )
 )
 _register(
@@ -223,6 +284,15 @@ _register(
         output_type="np",
         callback_style="step_end",
         notes="Good quality for its size; ~8 GB VRAM.",
+        licence=Licence(
+            "Apache-2.0",
+            "https://huggingface.co/Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+            "yes",
+            "Apache-2.0 as the Wan2.1 release states; the card's text could not be read here",
+        ),
+        memory={
+            "cpu_offload": MemoryFigure(8.19, "model card: 8.19 GB for 5 s at 480p, with offload"),
+        },
     )
 )
 _register(
@@ -253,6 +323,16 @@ _register(
         output_type="np",
         callback_style="step_end",
         notes="Trained at 720x480, 49 frames at 8 fps.",
+        licence=Licence(
+            "Apache-2.0",
+            "https://huggingface.co/THUDM/CogVideoX-2b",
+            "yes",
+            "card metadata: license apache-2.0 (fixed in the card's PR #8, Aug 2024)",
+        ),
+        memory={
+            "none": MemoryFigure(19.0, "diffusers docs: ~19 GB to decode 49 frames at 720x480"),
+            "vae_tiling": MemoryFigure(12.5, "model card: FP16 12.5 GB with diffusers"),
+        },
     )
 )
 _register(
@@ -281,6 +361,12 @@ _register(
         output_type="np",
         callback_style="legacy",
         notes="The original two-second demo model.",
+        licence=Licence(
+            "CC-BY-NC-4.0 (non-commercial)",
+            "https://huggingface.co/ali-vilab/text-to-video-ms-1.7b",
+            "no",
+            "card metadata of ali-vilab/text-to-video-ms-1.7b (formerly damo-vilab): cc-by-nc-4.0",
+        ),
     )
 )
 _register(
@@ -309,6 +395,15 @@ _register(
         output_type="np",
         callback_style="legacy",
         notes="Watermark-free ModelScope fine-tune, trained at 576x320.",
+        licence=Licence(
+            "CC-BY-NC-4.0 (non-commercial)",
+            "https://huggingface.co/cerspense/zeroscope_v2_576w",
+            "no",
+            "card metadata: cc-by-nc-4.0",
+        ),
+        memory={
+            "none": MemoryFigure(7.9, "model card: 7.9 GB for 30 frames at 576x320"),
+        },
     )
 )
 
@@ -332,15 +427,29 @@ def get_preset(name: str) -> Preset:
         raise UnknownPreset(f"Unknown model {name!r}. Available: {known}.") from None
 
 
+def licence_line(preset: Preset) -> str:
+    """The weights' licence in a few words, with what it means for an owner who charges members."""
+    lic = preset.licence
+    if lic is None:
+        return "licence unknown: check the model card before using it"
+    use = {
+        "yes": "commercial use allowed",
+        "no": "NON-COMMERCIAL: not for a bot members pay for",
+        "conditions": "commercial use only under its conditions: read it first",
+    }[lic.commercial]
+    return f"{lic.name}; {use} ({lic.url})"
+
+
 def describe(preset: Preset) -> str:
-    """One line per preset for `python -m engine presets` and the bot's /help."""
+    """A few lines per preset for `python -m engine presets`."""
     p = preset
     return (
         f"{p.name:<13} {p.title}\n"
         f"    source {p.source}; frames {p.min_frames}-{p.max_frames} ({p.frame_rule()}), "
         f"default {p.default_frames} @ {p.default_fps} fps; size {p.default_width}x{p.default_height}, "
         f"multiple of {p.size_multiple}, max side {p.max_side}; steps {p.default_steps} (max {p.max_steps}); "
-        f"guidance {p.default_guidance:g} (max {p.max_guidance:g}); {starts(p)}"
+        f"guidance {p.default_guidance:g} (max {p.max_guidance:g}); {starts(p)}\n"
+        f"    weights licence: {licence_line(p)}"
     )
 
 

@@ -60,4 +60,10 @@ class Commands(CoreBase):
     def help_text(self) -> str:
         lines = [texts.help_intro(FLAG_HELP), texts.HELP_RULES]
         lines += [texts.help_model(name, PRESETS[name]) for name in self.models]
+        if self.settings.charges_members:
+            lines += [
+                texts.help_not_for_paid_use(name, lic.name)
+                for name in self.models
+                if (lic := PRESETS[name].licence) is not None and lic.commercial != "yes"
+            ]
         return "\n".join(lines)
