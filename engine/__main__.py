@@ -1,4 +1,4 @@
-"""Command line for the render side: `python -m engine render|presets|worker|journal`.
+"""Command line for the render side: `python -m engine render|presets|download|check|worker|journal`.
 
 Bad arguments exit with status 2 and a single line on stderr, so scripts and people both
 see what went wrong without a traceback. stdout carries only results (a clip's path).
@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--max-bytes", type=_positive_int, default=None)
 
     sub.add_parser("presets", help="list the model presets with their defaults and limits")
+
+    download = sub.add_parser("download", help="fetch a preset's weights into the models folder")
+    download.add_argument("preset")
+    check = sub.add_parser("check", help="will a preset fit this machine's GPU, with which memory option")
+    check.add_argument("preset")
+    check.add_argument("--gpu-memory", type=float, default=None, metavar="GIB",
+                       help="check for a GPU of this many GiB instead of this machine's")  # fmt: skip
 
     worker = sub.add_parser("worker", help="run a worker that renders jobs from the journal")
     worker.add_argument("--db", type=Path, default=None)
@@ -165,6 +172,42 @@ def cmd_presets(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_download(args: argparse.Namespace) -> int:
+    """Weights into data/models/<preset>; the hub client draws the progress bars on stderr."""
+    from engine.download import download, gib, plan_download
+    from engine.settings import EngineSettings
+
+    settings = EngineSettings()
+    preset = get_preset(args.preset)
+    plan = plan_download(preset, settings)
+    print(
+        f"{preset.name}: {len(plan.files)} files, {gib(sum(plan.files.values()))} from {plan.repo}; "
+        f"{gib(plan.need_bytes)} still to fetch",
+        file=sys.stderr,
+    )
+    print(download(preset, settings, plan))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Exit 0 when the preset fits this GPU (or the given one) with some memory option, 1 otherwise."""
+    from engine.check import Gpu, report, this_gpu
+    from engine.settings import EngineSettings
+
+    settings = EngineSettings()
+    preset = get_preset(args.preset)
+    if args.gpu_memory is not None:
+        if args.gpu_memory <= 0:
+            raise UsageError("--gpu-memory must be positive")
+        gpu: Gpu | None = Gpu("the GPU given", int(args.gpu_memory * 2**30), given=True)
+    else:
+        gpu = this_gpu(settings.device)
+    lines, fits = report(preset, settings, gpu)
+    print(f"{preset.name} ({preset.title}):")
+    print("\n".join(lines))
+    return 0 if fits else 1
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from engine.worker import run_worker_process
 
@@ -184,6 +227,7 @@ def cmd_journal(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from engine.download import DownloadFailed
     from engine.encode import EncodeError
     from engine.journal import JournalError
     from engine.presets import ModelUnavailable
@@ -194,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         handlers = {
             "render": cmd_render,
             "presets": cmd_presets,
+            "download": cmd_download,
+            "check": cmd_check,
             "worker": cmd_worker,
             "journal": cmd_journal,
         }
@@ -201,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, InvalidRequest, UnknownPreset) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (ModelUnavailable, EncodeError, JournalError, FolderUnwritable) as exc:
+    except (ModelUnavailable, EncodeError, JournalError, FolderUnwritable, DownloadFailed) as exc:
         # EncodeError: e.g. a --max-bytes no encode can meet; its message is written for users.
         # JournalError, FolderUnwritable: storage the owner must fix, said in one line.
         print(f"error: {exc}", file=sys.stderr)

@@ -136,6 +136,9 @@ _register(
             "yes",
             "built here: no third-party weights",
         ),
+        memory={
+            "none": MemoryFigure(0.1, "estimate: 0.6 MB of weights, activations of a few MB at 64x64"),
+        },
     )
 )
 _register(
