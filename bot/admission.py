@@ -13,6 +13,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from bot import quota as quotas
 from bot import texts
 from bot.config import Settings
 from engine.journal import Journal
@@ -47,6 +48,10 @@ class GuildConfig:
     # subset an owner allowed: only those are exempt from the minors check as well.
     allowed_phrases: tuple[str, ...] = ()
     owner_phrases: tuple[str, ...] = ()
+    # Daily quotas and quiet hours (`/mod quota`); None: the bot-wide setting. 0 is no limit.
+    daily_per_member: int | None = None
+    daily_per_server: int | None = None
+    quiet_hours: str | None = None  # "23:00-07:00", or "off"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GuildConfig:
@@ -97,8 +102,9 @@ class Limits:
 
 @dataclass(frozen=True)
 class Refusal:
-    # A stable code: banned, paused, rate_limited, too_many_waiting, guild_busy, busy; policy and
-    # unchecked (a classifier could not answer and the policy fails closed).
+    # A stable code: banned, paused, quiet_hours, member_quota, server_quota, rate_limited,
+    # too_many_waiting, guild_busy, busy; policy and unchecked (a classifier could not answer and
+    # the policy fails closed).
     reason: str
     text: str
     retry_after_s: float | None = None
@@ -143,12 +149,16 @@ def check(
     guild_id: str | None,
     limits: Limits,
     cfg: GuildConfig,
+    quota: quotas.Quota | None = None,
 ) -> Refusal | None:
     """Decide admission and, when admitted, spend the user's rate-limit token."""
     if journal.ban_reason(user_id, guild_id) is not None:
         return Refusal("banned", texts.BANNED)
     if cfg.paused:
         return Refusal("paused", texts.PAUSED)
+    if quota is not None and (spent := quotas.check(journal, quota, user_id=user_id, guild_id=guild_id)):
+        reason, text, wait = spent
+        return Refusal(reason, text, retry_after_s=math.ceil(wait))
     waiting_user = journal.count_waiting(user_id=user_id)
     if waiting_user >= limits.max_waiting_per_user:
         wait = journal.seconds_until_free(1, user_id=user_id)

@@ -44,6 +44,19 @@ class Settings(EngineSettings):
     # depth, so this is about how long anyone should wait, not about speed.
     max_queue: int = Field(1000, ge=1, description="all guilds together; beyond it the bot says busy")
 
+    # Daily quotas (0: none); each server can override them with `/mod quota`. A member's quota
+    # counts their videos in every server, DMs and every surface; a server's counts its own.
+    daily_per_member: int = Field(0, ge=0)
+    daily_per_server: int = Field(0, ge=0)
+    # Role id -> that role's daily quota per member (the largest of a member's roles applies; 0: none).
+    quota_roles: dict[str, int] = Field(default_factory=dict)
+    # Role id -> queue priority for its members' jobs (higher first; default 0).
+    priority_roles: dict[str, int] = Field(default_factory=dict)
+    # No prompts taken between these times, e.g. "23:00-07:00"; empty: never quiet.
+    quiet_hours: str = ""
+    # The time zone of the quota day and of quiet hours (an IANA name, e.g. Europe/Paris).
+    timezone: str = "UTC"
+
     # A reply being sent is held under a lease this long, renewed while the send goes on; another
     # bot process on the same journal takes it over only after it expired.
     delivery_lease_seconds: float = Field(30.0, gt=0)
@@ -78,6 +91,25 @@ class Settings(EngineSettings):
     dashboard_token: SecretStr | None = None
     # Log lines as JSON objects, one per line, for log shippers.
     log_json: bool = False
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours_readable(cls, value: str) -> str:
+        from bot.quota import parse_quiet_hours
+
+        parse_quiet_hours(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(value)
+        except (KeyError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Paris") from exc
+        return value
 
     @field_validator("owner_ids", mode="before")
     @classmethod

@@ -41,6 +41,7 @@ MOD_ONLY = "Only moderators can use /mod."
 MOD_USAGE = (
     "Moderator commands: ban USER [reason] [--everywhere], unban USER [--everywhere], pause, "
     "resume, clear, cancel JOB, limit rate=N burst=N per_user=N per_guild=N, "
+    "quota member=N server=N quiet=HH:MM-HH:MM, "
     "words add|remove|list ..., category NAME on|off, allow PHRASE, allow list, allow remove PHRASE, "
     "classifier [off|hosted|local], audit [everywhere], dms on|off, "
     "images on|off, faces on|off, chain SECONDS (owners), "
@@ -264,6 +265,8 @@ class Console:
         if action == "limit":
             pairs = dict(item.partition("=")[::2] for item in rest)
             return await m.limit(who, pairs)
+        if action == "quota":
+            return await m.quota(who, dict(item.partition("=")[::2] for item in rest))
         if action == "words" and rest:
             return await m.words(who, rest[0].lower(), rest[1:])
         if action == "category" and len(rest) == 2 and rest[1].lower() in ("on", "off"):

@@ -19,6 +19,7 @@ from bot import admission, texts
 from bot.core import Answer, Core, Requester, info, refused
 from bot.policy import ALWAYS_ON, CATEGORIES, CATEGORY_LABELS, clean
 from bot.policy.appeals import phrase_key
+from bot.quota import Quota, parse_quiet_hours
 from engine.journal import Decision, Journal
 
 
@@ -151,6 +152,34 @@ class Moderation:
         cfg = await self._config(who)
         limits = admission.Limits.resolve(self.core.settings, cfg)
         return info(texts.limits_now(limits), limits=limits.__dict__)
+
+    async def quota(self, who: Requester, values: dict[str, str]) -> Answer:
+        """Set this server's daily quotas and quiet hours, e.g. {"member": "5", "quiet": "23:00-07:00"}."""
+        if (no := self._refusal(who)) is not None:
+            return no
+        changes: dict[str, Any] = {}
+        for name, raw in values.items():
+            if name in ("member", "server"):
+                if not raw.strip().isdecimal() or int(raw) > 100_000:
+                    return refused("invalid", texts.QUOTA_USAGE)
+                changes[f"daily_per_{name}"] = int(raw)
+            elif name == "quiet":
+                try:
+                    hours = parse_quiet_hours(raw)
+                except ValueError:
+                    return refused("invalid", texts.QUOTA_USAGE)
+                changes["quiet_hours"] = "off" if hours is None else raw.strip()
+            else:
+                return refused("invalid", texts.QUOTA_USAGE)
+        if changes:
+            detail = ", ".join(f"{k}={v}" for k, v in changes.items())
+            await self._set(who, "quota", detail=detail, **changes)
+        cfg = await self._config(who)
+        q = Quota.resolve(self.core.settings, cfg)
+        quiet = cfg.quiet_hours if cfg.quiet_hours is not None else self.core.settings.quiet_hours
+        quiet = "" if quiet.strip().lower() in ("", "off", "none") else quiet
+        return info(texts.quota_now(q.per_member, q.per_server, quiet),
+                    member=q.per_member or 0, server=q.per_server or 0, quiet=quiet)  # fmt: skip
 
     async def words(self, who: Requester, op: str, words: list[str]) -> Answer:
         if (no := self._refusal(who)) is not None:

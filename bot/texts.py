@@ -456,3 +456,40 @@ def chain_limit_now(seconds: float) -> str:
 
 def chain_limit_out_of_range(high: float) -> str:
     return f"Give the longest extended video in seconds, from 1 to {high:.0f}."
+
+
+# --- daily quotas and quiet hours ---------------------------------------------------------------
+
+
+def _in(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def quiet_hours(seconds_left: float) -> str:
+    return f"Quiet hours: I'm not taking prompts right now. Back in {_in(seconds_left)}."
+
+
+def member_quota_spent(quota: int, reset_s: float) -> str:
+    return f"You've made your {quota} videos for today. Your quota renews in {_in(reset_s)}."
+
+
+def server_quota_spent(quota: int, reset_s: float) -> str:
+    return f"This server has made its {quota} videos for today. The quota renews in {_in(reset_s)}."
+
+
+def quota_left(left: int, quota: int, reset_s: float) -> str:
+    return f"Today: {left} of your {quota} videos left (renews in {_in(reset_s)})."
+
+
+def quota_now(member: int | None, server: int | None, quiet: str) -> str:
+    def daily(n: int | None) -> str:
+        return "no limit" if not n else f"{n} a day"
+
+    quiet = quiet or "off"
+    return f"Quotas here: each member {daily(member)}, this server {daily(server)}; quiet hours {quiet}."
+
+
+QUOTA_USAGE = (
+    "Use `quota member=N server=N quiet=23:00-07:00` (0 or `off`: no limit), or `quota` to see them."
+)

@@ -21,6 +21,8 @@ class Requester:
     channel_id: str | None = None
     is_mod: bool = False
     is_owner: bool = False
+    # The member's role ids where the surface has roles (Discord), for quota and priority roles.
+    roles: tuple[str, ...] = ()
 
     def moderates(self, guild_id: str | None) -> bool:
         """May act as a moderator on what belongs to `guild_id` (None: DMs, the whole bot)?

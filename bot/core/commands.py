@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from bot import texts
+from bot import admission, texts
 from bot.core.answers import Answer, Requester, info, refused
 from bot.core.base import CoreBase
 from bot.flags import FLAG_HELP
-from engine.journal import JobState
+from bot.quota import Quota, remaining
+from engine.journal import JobState, Journal
 from engine.presets import PRESETS
 
 
@@ -41,10 +42,18 @@ class Commands(CoreBase):
 
     async def history(self, who: Requester, limit: int = 10) -> Answer:
         jobs = await self.db.history(who.user_id, limit)
+        left = await self.db.run(self._quota_left, who)
+        extra: dict[str, object] = {} if left is None else {"quota_left": left[0], "quota": left[1]}
+        tail = [] if left is None else [texts.quota_left(*left)]
         if not jobs:
-            return info(texts.NO_HISTORY, jobs=[])
+            return info("\n".join([texts.NO_HISTORY, *tail]), jobs=[], **extra)
         lines = [texts.history_entry(j.id, j.state, j.request.prompt, j.request.seed) for j in jobs]
-        return info("\n".join(lines), jobs=[j.id for j in jobs])
+        return info("\n".join(lines + tail), jobs=[j.id for j in jobs], **extra)
+
+    def _quota_left(self, journal: Journal, who: Requester) -> tuple[int, int, float] | None:
+        """On the journal's thread: the member's videos left today, where they ask."""
+        cfg = admission.guild_config(journal, who.guild_id)
+        return remaining(journal, Quota.resolve(self.settings, cfg, who.roles), who.user_id)
 
     async def show(self, who: Requester, job_id: int) -> Answer:
         job = await self.db.get(job_id)

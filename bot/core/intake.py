@@ -21,6 +21,7 @@ from bot.core.events import JobEvent
 from bot.flags import parse_prompt
 from bot.policy import clean
 from bot.policy.layers import CLASSIFIER_CHOICES, LayerVerdict, ServerPolicy
+from bot.quota import Quota
 from engine import image as pictures
 from engine.faces import FaceCheckUnavailable, count_faces
 from engine.journal import Job, JobState, Journal, is_storage_fault
@@ -165,8 +166,9 @@ class Intake(CoreBase):
                 return admission.Refusal(verdict.reason, text, category=verdict.category, layer=verdict.layer)
             limits = admission.Limits.resolve(settings, cfg)
             return admission.check(
-                journal, user_id=who.user_id, guild_id=who.guild_id, limits=limits, cfg=cfg
-            )
+                journal, user_id=who.user_id, guild_id=who.guild_id, limits=limits, cfg=cfg,
+                quota=Quota.resolve(settings, cfg, who.roles),
+            )  # fmt: skip
 
         return journal.enqueue_if(
             request,
@@ -178,6 +180,7 @@ class Intake(CoreBase):
             adapter=self.adapter.name,
             parent_id=parent_id,
             reply=reply,
+            priority=Quota.resolve(settings, rules, who.roles).priority,
         )
 
     async def _picture(

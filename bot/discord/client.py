@@ -136,6 +136,7 @@ class PromptreelBot(commands.Bot):
             channel_id=str(channel_id) if channel_id else None,
             is_mod=is_mod,
             is_owner=str(user.id) in self.owners,
+            roles=tuple(str(r.id) for r in getattr(user, "roles", ())),
         )
 
     async def interaction_requester(self, interaction: discord.Interaction[Any]) -> Requester:

@@ -28,6 +28,24 @@ class Queue(JournalBase):
             "user_id = ? AND state != 'refused'", (user_id,), f"ORDER BY id DESC LIMIT {limit:d}"
         )
 
+    def count_admitted_since(
+        self, since: float, *, user_id: str | None = None, guild_id: str | None = None
+    ) -> int:
+        """Jobs admitted since `since` (a daily quota's day), of one member or one server.
+
+        Refused prompts do not count, nor jobs cancelled before a worker started them: neither
+        used the GPU a quota pays for. The (user_id, state) and (guild_id, state) indexes narrow
+        it to one member's or server's jobs.
+        """
+        column, value = ("user_id", user_id) if user_id is not None else ("guild_id", guild_id)
+        if value is None:
+            raise ValueError("count_admitted_since needs a user_id or a guild_id")
+        return self.conn.execute(
+            f"SELECT COUNT(*) FROM jobs WHERE {column} = ? AND created_at >= ? AND state != 'refused'"
+            " AND NOT (state = 'cancelled' AND started_at IS NULL)",
+            (value, since),
+        ).fetchone()[0]
+
     def count_waiting(
         self, *, user_id: str | None = None, guild_id: str | None = None, model: str | None = None
     ) -> int:

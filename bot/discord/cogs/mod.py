@@ -92,6 +92,22 @@ class Mod(commands.Cog):
         values = {"rate": rate, "burst": burst, "per_user": per_user, "per_guild": per_guild}
         await self._run(interaction, "limit", {k: str(v) for k, v in values.items() if v is not None})
 
+    @mod.command(description="Show or set this server's daily quotas and quiet hours")
+    @app_commands.describe(
+        member="Videos a member may make per day, in every server and DMs (0: no limit)",
+        server="Videos this server may make per day (0: no limit)",
+        quiet="Hours when no prompts are taken, e.g. 23:00-07:00, or off",
+    )
+    async def quota(
+        self,
+        interaction: discord.Interaction[Any],
+        member: app_commands.Range[int, 0, 100000] | None = None,  # type: ignore[valid-type]
+        server: app_commands.Range[int, 0, 100000] | None = None,  # type: ignore[valid-type]
+        quiet: str | None = None,
+    ) -> None:
+        values = {"member": member, "server": server, "quiet": quiet}
+        await self._run(interaction, "quota", {k: str(v) for k, v in values.items() if v is not None})
+
     @mod.command(description="Blocked words for this server")
     @app_commands.choices(action=[app_commands.Choice(name=a, value=a) for a in ("add", "remove", "list")])
     async def words(self, interaction: discord.Interaction[Any], action: str, words: str = "") -> None:
