@@ -75,8 +75,18 @@ class RenderRequest:
     def with_seed(self, seed: int) -> RenderRequest:
         return replace(self, seed=seed)
 
-    def clip_metadata(self) -> dict[str, str]:
-        """What goes into a clip's container, so anyone holding the file can reproduce it."""
+    def clip_metadata(self, *, private: bool = False) -> dict[str, str]:
+        """What goes into a clip's container, so anyone holding the file can reproduce it.
+
+        `private`: made in a private place (a DM). The file may be passed on from there, and the
+        member did not publish their prompt, so only the model and sizes go in, not the prompt,
+        negative prompt or seed that would reproduce it.
+        """
+        if private:
+            return {
+                "comment": f"Promptreel model={self.model} frames={self.frames} fps={self.fps} "
+                f"size={self.width}x{self.height}"
+            }
         comment = (
             f"Promptreel model={self.model} seed={self.seed} steps={self.steps} "
             f"guidance={self.guidance:g} frames={self.frames} fps={self.fps} size={self.width}x{self.height}"

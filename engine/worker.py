@@ -376,7 +376,12 @@ class Worker:
         told = False
         while True:
             try:
-                encode_clip(result.frames, path, fps=job.request.fps, metadata=job.request.clip_metadata())
+                encode_clip(
+                    result.frames,
+                    path,
+                    fps=job.request.fps,
+                    metadata=job.request.clip_metadata(private=job.guild_id is None),
+                )
                 break
             except Exception as exc:
                 trouble = (str(exc), None) if is_storage_fault(exc) else storage_trouble(exc, clips)
