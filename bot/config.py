@@ -57,6 +57,10 @@ class Settings(EngineSettings):
     # The time zone of the quota day and of quiet hours (an IANA name, e.g. Europe/Paris).
     timezone: str = "UTC"
 
+    # Days prompts, clips and their journal rows are kept, then deleted (the audit log stays);
+    # 0 keeps them forever. Checked hourly by the bot.
+    retention_days: float = Field(30.0, ge=0)
+
     # A reply being sent is held under a lease this long, renewed while the send goes on; another
     # bot process on the same journal takes it over only after it expired.
     delivery_lease_seconds: float = Field(30.0, gt=0)

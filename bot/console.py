@@ -18,6 +18,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TextIO
 
+from bot import texts
 from bot.core import Answer, Core, Requester, info, refused
 from bot.flags import MAX_TEXT
 from bot.http import attach
@@ -238,6 +239,10 @@ class Console:
             if name == "extend":
                 return await core.extend(who, job_id, " ".join(args[1:]))
             return await core.remix(who, job_id, " ".join(args[1:]))
+        if name == "forget":
+            if [a.lower() for a in args[:1]] != ["me"]:
+                return refused("invalid", texts.FORGET_USAGE)
+            return await core.forget(who, confirm=[a.lower() for a in args[1:]] == ["confirm"])
         if name == "mod":
             return await self.mod(who, args)
         return refused("invalid", unknown_command(name))
@@ -265,6 +270,8 @@ class Console:
         if action == "limit":
             pairs = dict(item.partition("=")[::2] for item in rest)
             return await m.limit(who, pairs)
+        if action == "purge" and len(rest) == 2 and rest[0].lower() in ("member", "server"):
+            return await m.purge(who, rest[0].lower(), rest[1])
         if action == "quota":
             return await m.quota(who, dict(item.partition("=")[::2] for item in rest))
         if action == "words" and rest:

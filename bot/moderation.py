@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot import admission, texts
+from bot import admission, privacy, texts
 from bot.core import Answer, Core, Requester, info, refused
 from bot.policy import ALWAYS_ON, CATEGORIES, CATEGORY_LABELS, clean
 from bot.policy.appeals import phrase_key
@@ -180,6 +180,24 @@ class Moderation:
         quiet = "" if quiet.strip().lower() in ("", "off", "none") else quiet
         return info(texts.quota_now(q.per_member, q.per_server, quiet),
                     member=q.per_member or 0, server=q.per_server or 0, quiet=quiet)  # fmt: skip
+
+    async def purge(self, who: Requester, kind: str, target: str) -> Answer:
+        """Owners delete every prompt and clip of a member ("member") or of a server ("server")."""
+        if not who.is_owner:
+            return refused("not_owner", texts.OWNER_ONLY)
+        if kind not in ("member", "server"):
+            return refused("invalid", texts.PURGE_USAGE)
+        clips_dir = self.core.settings.resolved_clips_dir
+        forget = privacy.forget_member if kind == "member" else privacy.forget_server
+
+        def run(journal: Journal) -> tuple[int, int]:
+            jobs, clips = forget(journal, target, clips_dir)
+            journal.audit(f"purge {kind}", actor_id=who.user_id, guild_id=who.guild_id,
+                          user_id=target if kind == "member" else None, detail=f"{jobs} jobs")  # fmt: skip
+            return jobs, clips
+
+        jobs, clips = await self.core.db.run(run)
+        return info(texts.purged(f"{kind} {target}", jobs, clips), jobs=jobs, clips=clips)
 
     async def words(self, who: Requester, op: str, words: list[str]) -> Answer:
         if (no := self._refusal(who)) is not None:

@@ -493,3 +493,26 @@ def quota_now(member: int | None, server: int | None, quiet: str) -> str:
 QUOTA_USAGE = (
     "Use `quota member=N server=N quiet=23:00-07:00` (0 or `off`: no limit), or `quota` to see them."
 )
+
+
+# --- privacy -------------------------------------------------------------------------------------
+
+
+def forget_confirm(jobs: int) -> str:
+    return (
+        f"This deletes everything I keep of yours, in every server and DM: {jobs} prompts with their "
+        "videos and history. It cannot be undone. To go ahead, send `/forget me confirm` (on Discord: "
+        "`/forget confirm:True`)."
+    )
+
+
+def forgotten(jobs: int, clips: int) -> str:
+    return f"Done: {jobs} prompts and {clips} videos of yours are deleted, everywhere."
+
+
+def purged(what: str, jobs: int, clips: int) -> str:
+    return f"Purged {what}: {jobs} prompts and {clips} videos deleted."
+
+
+FORGET_USAGE = "Use `/forget me` to delete everything I keep of yours."
+PURGE_USAGE = "Use `purge member USER` or `purge server SERVER` (the bot's owners only)."

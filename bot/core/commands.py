@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import admission, texts
+from bot import admission, privacy, texts
 from bot.core.answers import Answer, Requester, info, refused
 from bot.core.base import CoreBase
 from bot.flags import FLAG_HELP
@@ -60,6 +60,14 @@ class Commands(CoreBase):
         if job is None or not who.sees_job(job):
             return refused("not_found", texts.not_here(job_id))
         return info(texts.job_details(job), job=job.id)
+
+    async def forget(self, who: Requester, *, confirm: bool) -> Answer:
+        """`/forget me`: first what would go, then, confirmed, every row and clip of theirs."""
+        if not confirm:
+            jobs = await self.db.run(lambda j: j.count_jobs_of(user_id=who.user_id))
+            return info(texts.forget_confirm(jobs), forget=jobs)
+        jobs, clips = await self.db.run(privacy.forget_member, who.user_id, self.settings.resolved_clips_dir)
+        return info(texts.forgotten(jobs, clips), jobs=jobs, clips=clips)
 
     async def stats(self) -> Answer:
         s = await self.db.stats()

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from bot import privacy
 from bot.config import Settings
 from bot.core.commands import Commands
 from bot.core.delivery import Adapter, Dispatcher, IdleWait
@@ -27,6 +28,7 @@ from engine.journal import AsyncJournal, is_lock_fault
 from engine.storage import Episodes
 
 log = logging.getLogger(__name__)
+RETENTION_EVERY_S = 3600.0
 
 
 class Service(Protocol):
@@ -62,6 +64,7 @@ class Core(Intake, Commands):
         self._deliveries: AsyncJournal | None = None
         self.upkeep: Upkeep | None = None
         self.idle_wait = idle_wait
+        self._retention_ran_at = float("-inf")
         self.intake_faults = Episodes(logger=log, then="refusing prompts until it can")
         # Every job event this process learns of (see `bot.core.events`): logged, and counted
         # by whoever subscribes (the metrics).
@@ -94,8 +97,9 @@ class Core(Intake, Commands):
             )
             every_s = max(0.05, s.lease_seconds / 3)
             self.upkeep = Upkeep(
-                self.journal, self.adapter, self.dispatcher, every_s=every_s, idle_wait=self.idle_wait
-            )
+                self.journal, self.adapter, self.dispatcher, every_s=every_s, idle_wait=self.idle_wait,
+                retention=self.apply_retention,
+            )  # fmt: skip
             if s.in_process_worker:
                 self.runtime = InProcessWorker(s, self._on_worker_event, idle_wait=self.idle_wait)
                 await self.runtime.start()
@@ -107,6 +111,18 @@ class Core(Intake, Commands):
         except BaseException:
             await self.close()
             raise
+
+    async def apply_retention(self) -> None:
+        """Delete prompts and clips past `retention_days`, at most once an hour (on the journal's clock)."""
+        journal = self.journal
+        if journal is None:
+            return
+        now = await journal.run(lambda j: j.clock())
+        if now - self._retention_ran_at < RETENTION_EVERY_S:
+            return
+        self._retention_ran_at = now
+        s = self.settings
+        await journal.run(privacy.apply_retention, s.resolved_clips_dir, s.retention_days)
 
     async def _open_journal(self, *, checkpoint: bool = True) -> AsyncJournal:
         """Open the journal off the loop, waiting while another process holds its lock."""

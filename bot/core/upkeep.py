@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import texts
@@ -41,9 +42,12 @@ class Upkeep:
         *,
         every_s: float,
         idle_wait: IdleWait | None = None,
+        retention: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """`idle_wait`: the core's hook declaring idle waits to a test harness (simcord)."""
+        """`idle_wait`: the core's hook declaring idle waits to a test harness (simcord).
+        `retention`: deletes what is past the retention period; it decides itself how often."""
         self.db = db
+        self.retention = retention
         self.idle_wait: IdleWait = idle_wait or (lambda aw: aw)
         self.adapter = adapter
         self.dispatcher = dispatcher
@@ -85,8 +89,10 @@ class Upkeep:
             self._wake.clear()
 
     async def run_once(self) -> None:
-        """Requeue expired leases, then tell requesters of new delays."""
+        """Requeue expired leases, then tell requesters of new delays, then apply retention."""
         await self._tell_delays()
+        if self.retention is not None:
+            await self.retention()
         for job_id, state in await self.db.requeue_expired():
             log.warning("job %s: its worker stopped renewing the lease; now %s", job_id, state)
             self.dispatcher.notify("requeued", job_id, {"state": str(state)})

@@ -1,4 +1,4 @@
-"""Looking things up: /queue, /history, /show, /help and /stats. The answers are the core's.
+"""Looking things up: /queue, /history, /show, /help, /stats, and /forget. The answers are the core's.
 
 No `from __future__ import annotations` here, like every module that declares slash commands:
 discord.py reads the option types from the annotations.
@@ -38,6 +38,12 @@ class Info(commands.Cog):
     @app_commands.command(name="help", description="How to make videos, with every option and limit")
     async def help_(self, interaction: discord.Interaction[Any]) -> None:
         await self.bot.send_ephemeral(interaction, self.core.help_text())
+
+    @app_commands.command(name="forget", description="Delete everything this bot keeps of yours, everywhere")
+    @app_commands.describe(confirm="Yes: delete my prompts, videos and history now (it cannot be undone)")
+    async def forget(self, interaction: discord.Interaction[Any], confirm: bool = False) -> None:
+        who = await self.bot.interaction_requester(interaction)
+        await self.bot.send_ephemeral(interaction, (await self.core.forget(who, confirm=confirm)).text)
 
     @app_commands.command(name="stats", description="Renders so far, median render time, queue length")
     async def stats(self, interaction: discord.Interaction[Any]) -> None:
