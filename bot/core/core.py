@@ -25,6 +25,7 @@ from bot.policy import PromptPolicy
 from bot.policy.classifiers import HostedModeration, LocalClassifier, TextClassifier
 from bot.policy.layers import Layers
 from engine.journal import AsyncJournal, is_lock_fault
+from engine.presets import PRESETS, licence_line
 from engine.storage import Episodes
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class Core(Intake, Commands):
         """
         s = self.settings
         self._started: list[Service] = []
+        self._warn_about_licences()
         try:
             self.journal = await self._open_journal()
             # The dispatcher's own connection and thread: a reply is recorded as sent the moment
@@ -111,6 +113,17 @@ class Core(Intake, Commands):
         except BaseException:
             await self.close()
             raise
+
+    def _warn_about_licences(self) -> None:
+        """An owner who charges members hears at start which offered models' licences forbid that."""
+        if not self.settings.charges_members:
+            return
+        for name in self.models:
+            lic = PRESETS[name].licence
+            if lic is not None and lic.commercial != "yes":
+                log.warning(
+                    "PROMPTREEL_CHARGES_MEMBERS is set, but %s: %s", name, licence_line(PRESETS[name])
+                )
 
     async def apply_retention(self) -> None:
         """Delete prompts and clips past `retention_days`, at most once an hour (on the journal's clock)."""

@@ -56,3 +56,11 @@ def test_engine_presets_shows_every_licence(tmp_path: Path) -> None:
     for name in ("wan2.1-1.3b", "cogvideox-2b"):
         assert licences[name].startswith("Apache-2.0") and "commercial use allowed" in licences[name]
     assert "Lightricks" in licences["ltx-video"] and "conditions" in licences["ltx-video"]
+
+
+async def test_a_paid_bot_is_told_at_start(make_settings, caplog) -> None:  # type: ignore[no-untyped-def]
+    with caplog.at_level("WARNING", logger="bot.core.core"):
+        async with console_session(make_settings(extra_models=["modelscope"], charges_members=True)):
+            pass
+    [line] = [r.getMessage() for r in caplog.records if "PROMPTREEL_CHARGES_MEMBERS" in r.getMessage()]
+    assert "modelscope" in line and "NON-COMMERCIAL" in line
