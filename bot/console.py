@@ -42,7 +42,7 @@ MOD_ONLY = "Only moderators can use /mod."
 MOD_USAGE = (
     "Moderator commands: ban USER [reason] [--everywhere], unban USER [--everywhere], pause, "
     "resume, clear, cancel JOB, limit rate=N burst=N per_user=N per_guild=N, "
-    "quota member=N server=N quiet=HH:MM-HH:MM, "
+    "quota member=N server=N quiet=HH:MM-HH:MM, reports, purge member|server ID, "
     "words add|remove|list ..., category NAME on|off, allow PHRASE, allow list, allow remove PHRASE, "
     "classifier [off|hosted|local], audit [everywhere], dms on|off, "
     "images on|off, faces on|off, chain SECONDS (owners), "
@@ -226,7 +226,7 @@ class Console:
             return await core.stats()
         if name == "help":
             return info(core.help_text())
-        if name in ("cancel", "show", "reroll", "remix", "extend") and args:
+        if name in ("cancel", "show", "reroll", "remix", "extend", "report") and args:
             job_id = _job_id(args[0])
             if job_id is None:
                 return refused("invalid", not_a_job_number(args[0]))
@@ -234,6 +234,8 @@ class Console:
                 return await core.cancel(who, job_id)
             if name == "show":
                 return await core.show(who, job_id)
+            if name == "report":
+                return await core.report(who, job_id)
             if name == "reroll":
                 return await core.reroll(who, job_id)
             if name == "extend":
@@ -272,6 +274,8 @@ class Console:
             return await m.limit(who, pairs)
         if action == "purge" and len(rest) == 2 and rest[0].lower() in ("member", "server"):
             return await m.purge(who, rest[0].lower(), rest[1])
+        if action == "reports":
+            return await m.reports(who)
         if action == "quota":
             return await m.quota(who, dict(item.partition("=")[::2] for item in rest))
         if action == "words" and rest:

@@ -199,6 +199,13 @@ class Moderation:
         jobs, clips = await self.core.db.run(run)
         return info(texts.purged(f"{kind} {target}", jobs, clips), jobs=jobs, clips=clips)
 
+    async def reports(self, who: Requester) -> Answer:
+        """The review list: this server's reported clips with their prompts, most reported first."""
+        if (no := self._refusal(who)) is not None:
+            return no
+        entries = await self.core.db.reports(who.guild_id)
+        return info(texts.reports_list(entries), reports=entries)
+
     async def words(self, who: Requester, op: str, words: list[str]) -> Answer:
         if (no := self._refusal(who)) is not None:
             return no

@@ -516,3 +516,21 @@ def purged(what: str, jobs: int, clips: int) -> str:
 
 FORGET_USAGE = "Use `/forget me` to delete everything I keep of yours."
 PURGE_USAGE = "Use `purge member USER` or `purge server SERVER` (the bot's owners only)."
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+REPORTED = "Thanks: the moderators will look at this video."
+ALREADY_REPORTED = "You have reported this video already; the moderators have it in their list."
+
+
+def reports_list(entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return "No reported videos here."
+    lines = []
+    for e in entries:
+        prompt = quoted(e["prompt"], 200) if e["prompt"] is not None else "(deleted since)"
+        lines.append(
+            f"Job {e['job_id']} by {quoted(str(e['user_id']), 64)}, reported {e['reports']}x: {prompt}"
+        )
+    return "\n".join(lines)

@@ -69,6 +69,14 @@ class Commands(CoreBase):
         jobs, clips = await self.db.run(privacy.forget_member, who.user_id, self.settings.resolved_clips_dir)
         return info(texts.forgotten(jobs, clips), jobs=jobs, clips=clips)
 
+    async def report(self, who: Requester, job_id: int) -> Answer:
+        """A member flags a clip to the moderators of the server it was made in (DMs: the owners)."""
+        job = await self.db.get(job_id)
+        if job is None or not who.sees(job.guild_id, job.user_id):
+            return refused("not_found", texts.not_here(job_id))
+        new = await self.db.report(job_id, by=who.user_id, guild_id=job.guild_id, user_id=job.user_id)
+        return info(texts.REPORTED if new else texts.ALREADY_REPORTED, job=job_id)
+
     async def stats(self) -> Answer:
         s = await self.db.stats()
         waiting = s["states"].get("queued", 0) + s["states"].get("running", 0)

@@ -180,7 +180,7 @@ class Intake(CoreBase):
             adapter=self.adapter.name,
             parent_id=parent_id,
             reply=reply,
-            priority=Quota.resolve(settings, admission.guild_config(journal, who.guild_id), who.roles).priority,
+            priority=Quota.resolve(settings, admission.guild_config(journal, who.guild_id), who.roles).priority,  # noqa: E501
         )
 
     async def _picture(

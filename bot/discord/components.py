@@ -17,7 +17,7 @@ import discord
 
 from bot.discord import texts
 
-CUSTOM_ID = re.compile(r"promptreel:(?P<action>reroll|remix|info|delete|cancel):(?P<job>[0-9]{1,18})")
+CUSTOM_ID = re.compile(r"promptreel:(?P<action>reroll|remix|info|delete|cancel|report):(?P<job>[0-9]{1,18})")
 
 # The labels are in `texts.BUTTON_LABELS`.
 _LOOK: dict[str, tuple[str, discord.ButtonStyle]] = {
@@ -26,6 +26,7 @@ _LOOK: dict[str, tuple[str, discord.ButtonStyle]] = {
     "info": ("ℹ️", discord.ButtonStyle.secondary),
     "delete": ("🗑️", discord.ButtonStyle.danger),
     "cancel": ("✖️", discord.ButtonStyle.danger),
+    "report": ("🚩", discord.ButtonStyle.secondary),
 }
 
 
@@ -80,7 +81,7 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM_
 
 def clip_view(job_id: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    for action in ("reroll", "remix", "info", "delete"):
+    for action in ("reroll", "remix", "info", "delete", "report"):
         view.add_item(JobButton(action, job_id))
     return view
 

@@ -96,6 +96,7 @@ BUTTON_LABELS = {
     "info": "Info",
     "delete": "Delete",
     "cancel": "Cancel",
+    "report": "Report",
 }
 REMIX_TITLE = "Remix this video"
 REMIX_PROMPT_LABEL = "New prompt (same seed and options)"

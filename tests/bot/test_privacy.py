@@ -141,3 +141,22 @@ def test_retention_deletes_settled_jobs_and_clips_past_the_period(tmp_path: Path
         assert apply_retention(journal, clips, 0) == 0 and new_clip.exists()  # 0 days: keep forever
     finally:
         journal.close()
+
+
+async def test_the_bots_upkeep_applies_the_retention_setting(make_settings) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(retention_days=30)
+    db, clips = settings.resolved_db_path, settings.resolved_clips_dir
+    clips.mkdir(parents=True, exist_ok=True)
+    past = Clock(1_000_000.0)  # a job made long ago, on a clock of its own
+    journal = Journal(db, clock=past)
+    try:
+        old = add_rendered(journal, clips, "alice", "g1", "an ancient prompt")
+    finally:
+        journal.close()
+    async with console_session(settings) as session:
+        assert session.core.upkeep is not None
+        await session.core.upkeep.run_once()  # one pass of what the bot runs on a timer
+        recent = await session.answer_to("bob: a recent prompt --frames 2")
+        await session.core.upkeep.run_once()
+    assert not old.exists()
+    assert rows(db, "SELECT id FROM jobs") == [(recent["job"],)]

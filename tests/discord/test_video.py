@@ -7,7 +7,7 @@ import pytest
 from engine.journal import JobState
 from tests.discord.conftest import World, custom_ids, job_id_of, wait_for_clip
 
-CLIP_BUTTONS = ("reroll", "remix", "info", "delete")
+CLIP_BUTTONS = ("reroll", "remix", "info", "delete", "report")
 
 
 def assert_mp4(data: bytes) -> None:

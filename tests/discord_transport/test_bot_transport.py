@@ -153,7 +153,7 @@ async def test_video_command_status_then_clip_via_interaction(
     assert upload.json["content"].startswith(f"<@{fake.user.id}> ")
     assert upload.json["allowed_mentions"] == {"parse": []}
     assert custom_ids(upload.json["components"]) == [
-        f"promptreel:{action}:{job_id}" for action in ("reroll", "remix", "info", "delete")
+        f"promptreel:{action}:{job_id}" for action in ("reroll", "remix", "info", "delete", "report")
     ]
 
     # The file is the rendered clip, untouched, and it decodes to what /video gives without
@@ -489,7 +489,7 @@ async def test_commands_sync_once_then_only_on_change_and_to_the_dev_guild(
     first = fake.find_requests(GLOBAL_SYNC)
     assert [r.status for r in first] == [200]
     names = sorted(c["name"] for c in first[0].json)
-    assert names == ["help", "history", "mod", "queue", "show", "stats", "video"]
+    assert names == ["forget", "help", "history", "mod", "queue", "show", "stats", "video"]
     assert sorted(c["name"] for c in fake.global_commands) == names
 
     mark = fake.mark()

@@ -108,6 +108,10 @@ class Mod(commands.Cog):
         values = {"member": member, "server": server, "quiet": quiet}
         await self._run(interaction, "quota", {k: str(v) for k, v in values.items() if v is not None})
 
+    @mod.command(description="The review list: reported videos here, with their prompts")
+    async def reports(self, interaction: discord.Interaction[Any]) -> None:
+        await self._run(interaction, "reports")
+
     @mod.command(description="Blocked words for this server")
     @app_commands.choices(action=[app_commands.Choice(name=a, value=a) for a in ("add", "remove", "list")])
     async def words(self, interaction: discord.Interaction[Any], action: str, words: str = "") -> None:

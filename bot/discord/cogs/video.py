@@ -198,6 +198,9 @@ class Video(commands.Cog):
         if action == "info":
             await bot.send_ephemeral(interaction, (await core.show(who, job_id)).text)
             return
+        if action == "report":
+            await bot.send_ephemeral(interaction, (await core.report(who, job_id)).text)
+            return
         mine = job.user_id == who.user_id
         # A moderator may delete or cancel what belongs to their own server, not another's.
         if not mine and not (who.moderates(job.guild_id) and action in ("delete", "cancel")):
