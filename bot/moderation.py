@@ -187,11 +187,11 @@ class Moderation:
             return refused("not_owner", texts.OWNER_ONLY)
         if kind not in ("member", "server"):
             return refused("invalid", texts.PURGE_USAGE)
-        clips_dir = self.core.settings.resolved_clips_dir
+        clips_dir, images_dir = self.core.settings.resolved_clips_dir, self.core.settings.resolved_images_dir
         forget = privacy.forget_member if kind == "member" else privacy.forget_server
 
         def run(journal: Journal) -> tuple[int, int]:
-            jobs, clips = forget(journal, target, clips_dir)
+            jobs, clips = forget(journal, target, clips_dir, images_dir)
             journal.audit(f"purge {kind}", actor_id=who.user_id, guild_id=who.guild_id,
                           user_id=target if kind == "member" else None, detail=f"{jobs} jobs")  # fmt: skip
             return jobs, clips

@@ -66,7 +66,10 @@ class Commands(CoreBase):
         if not confirm:
             jobs = await self.db.run(lambda j: j.count_jobs_of(user_id=who.user_id))
             return info(texts.forget_confirm(jobs), forget=jobs)
-        jobs, clips = await self.db.run(privacy.forget_member, who.user_id, self.settings.resolved_clips_dir)
+        s = self.settings
+        jobs, clips = await self.db.run(
+            privacy.forget_member, who.user_id, s.resolved_clips_dir, s.resolved_images_dir
+        )
         return info(texts.forgotten(jobs, clips), jobs=jobs, clips=clips)
 
     async def report(self, who: Requester, job_id: int) -> Answer:

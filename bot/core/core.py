@@ -135,7 +135,9 @@ class Core(Intake, Commands):
             return
         self._retention_ran_at = now
         s = self.settings
-        await journal.run(privacy.apply_retention, s.resolved_clips_dir, s.retention_days)
+        await journal.run(
+            privacy.apply_retention, s.resolved_clips_dir, s.retention_days, s.resolved_images_dir
+        )
 
     async def _open_journal(self, *, checkpoint: bool = True) -> AsyncJournal:
         """Open the journal off the loop, waiting while another process holds its lock."""

@@ -21,17 +21,29 @@ _LIVE = "('queued', 'running')"
 
 class Privacy(JournalBase):
     def _delete_jobs(self, where: str, params: tuple[object, ...]) -> list[str]:
-        """Delete the jobs matching `where`; returns their clips' paths for the caller to remove."""
+        """Delete the jobs matching `where`; returns the files they leave behind for the caller to
+        remove: their clips, and the uploaded pictures no remaining job starts from (pictures are
+        stored once under their hash, so a re-roll by someone else may still need one)."""
         self.conn.execute("PRAGMA secure_delete = ON")
         with self.atomic():
-            clips = [
-                row[0]
-                for row in self.conn.execute(f"SELECT clip_path FROM jobs WHERE {where}", params)
-                if row[0]
-            ]
+            rows = self.conn.execute(
+                f"SELECT clip_path, json_extract(request, '$.image') FROM jobs WHERE {where}", params
+            ).fetchall()
             self.conn.execute(f"DELETE FROM jobs WHERE {where}", params)
+            pictures = sorted({row[1] for row in rows if row[1]})
+            kept: set[str] = set()
+            if pictures:
+                marks = ", ".join("?" * len(pictures))
+                kept = {
+                    row[0]
+                    for row in self.conn.execute(
+                        f"SELECT DISTINCT json_extract(request, '$.image') FROM jobs"
+                        f" WHERE json_extract(request, '$.image') IN ({marks})",
+                        pictures,
+                    )
+                }
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return clips
+        return [row[0] for row in rows if row[0]] + [p for p in pictures if p not in kept]
 
     def forget_member(self, user_id: str) -> list[str]:
         """Every job of one member, in every server and DM; their rate bucket and queue tag too."""

@@ -214,3 +214,19 @@ async def test_a_text_only_model_says_it_cannot_start_from_a_picture(make_core: 
     await Moderation(core).images(MOD, True)
     answer = await core.submit(ALICE, "waves", {"model": "tiny"}, image=_plain_picture())
     assert answer.reason == "invalid" and "tiny-i2v" in answer.text
+
+
+async def test_forgetting_a_member_removes_their_picture_once_no_job_starts_from_it(make_core: Any) -> None:
+    core = await make_core()
+    await Moderation(core).images(MOD, True)
+    picture = _plain_picture((10, 120, 200))
+    mine = await core.db.get(queued(await core.submit(ALICE, "waves", SMALL, image=picture)))
+    # Bob sends the very same picture: stored once, under its hash.
+    theirs = await core.db.get(queued(await core.submit(BOB, "ripples", SMALL, image=picture)))
+    assert mine is not None and theirs is not None and mine.request.image == theirs.request.image
+    stored = Path(mine.request.image)
+
+    assert (await core.forget(ALICE, confirm=True)).event == "info"
+    assert await asyncio.to_thread(stored.exists)  # bob's job still starts from it
+    assert (await core.forget(BOB, confirm=True)).event == "info"
+    assert not await asyncio.to_thread(stored.exists)
