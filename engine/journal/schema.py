@@ -27,6 +27,7 @@ from engine.journal.migrations import (
     v004_delivery_leases,
     v005_delay,
     v006_held,
+    v007_clip_prints,
 )
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     v004_delivery_leases.up,
     v005_delay.up,
     v006_held.up,
+    v007_clip_prints.up,
 ]
 
 

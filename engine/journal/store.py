@@ -16,13 +16,14 @@ from engine.journal.deliveries import Deliveries
 from engine.journal.fair import Fair
 from engine.journal.held import Held
 from engine.journal.observe import Observe
+from engine.journal.prints import Prints
 from engine.journal.privacy import Privacy
 from engine.journal.queue import Queue
 from engine.journal.schema import connect
 from engine.journal.servers import Servers
 
 
-class Journal(Queue, Claims, Deliveries, Held, Fair, Servers, Audit, Observe, Privacy):
+class Journal(Queue, Claims, Deliveries, Held, Fair, Servers, Audit, Observe, Privacy, Prints):
     """Synchronous, on the thread that opened it; the event loop uses `AsyncJournal`."""
 
     def __init__(
