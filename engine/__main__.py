@@ -1,4 +1,5 @@
-"""Command line for the render side: `python -m engine render|presets|download|check|worker|journal`.
+"""Command line for the render side: `python -m engine render|presets|download|check|worker|journal`,
+`credentials` and `verify`.
 
 Bad arguments exit with status 2 and a single line on stderr, so scripts and people both
 see what went wrong without a traceback. stdout carries only results (a clip's path).
@@ -79,6 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     backup = jsub.add_parser("backup", help="copy the journal consistently, even while the bot runs")
     backup.add_argument("path", type=Path, help="the new file to write (must not exist)")
     backup.add_argument("--db", type=Path, default=None, help="journal file (default data/promptreel.db)")
+
+    credentials = sub.add_parser("credentials", help="content credentials (C2PA) for the clips")
+    csub = credentials.add_subparsers(dest="credentials_command", required=True, parser_class=_Parser)
+    init = csub.add_parser("init", help="make a local authority (ca.pem) and a signer (signer.pem/.key)")
+    init.add_argument("--dir", type=Path, default=None, help="folder (default data/credentials)")
+    init.add_argument("--org", default="Promptreel", help="organisation named in the certificates")
+    init.add_argument("--force", action="store_true", help="replace credentials already there")
+
+    verify = sub.add_parser("verify", help="check a clip's content credentials; recognise this bot's clips")
+    verify.add_argument("file", type=Path)
+    verify.add_argument("--trust", type=Path, default=None, help="authority to trust (PEM file)")
+    verify.add_argument("--db", type=Path, default=None, help="journal to look fingerprints up in")
     return parser
 
 
@@ -136,17 +149,25 @@ def cmd_render(args: argparse.Namespace) -> int:
     from engine.render import Renderer
 
     renderer = Renderer(settings, preset)
+    from engine.credentials import ClipFacts, load_signing, sign_clip
     from engine.encode import encode_clip
 
+    # Only MP4 carries credentials here; GIF and WebM clips go out as they are.
+    signing = load_signing(settings, warn_missing=False) if fmt == "mp4" else None
     [result] = renderer.render(request, on_progress=_ProgressBar(f"{preset.name} seed {request.seed}"))
+    room = signing.room if signing is not None else 0
+    if args.max_bytes is not None and room >= args.max_bytes:
+        raise UsageError(f"--max-bytes {args.max_bytes} leaves no room for the content credentials")
     encode_clip(
         result.frames,
         out,
         fps=request.fps,
         fmt=fmt,
-        max_bytes=args.max_bytes,
+        max_bytes=None if args.max_bytes is None else args.max_bytes - room,
         metadata=request.clip_metadata(),
     )
+    if signing is not None:
+        sign_clip(out, signing, ClipFacts.of(request, settings.bot_name))
     print(out)
     return 0
 
@@ -226,7 +247,54 @@ def cmd_journal(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_credentials(args: argparse.Namespace) -> int:
+    """`credentials init`: the three files' paths on stdout, one a line (authority first)."""
+    from engine.credentials import make_authority
+    from engine.settings import EngineSettings
+
+    folder = args.dir or EngineSettings().credentials_dir
+    made = make_authority(folder, organisation=args.org, force=args.force)
+    print(made.ca)
+    print(made.cert)
+    print(made.key)
+    return 0
+
+
+# `verify` exit statuses, by verdict: scripts tell "intact" from "altered" from "unsigned".
+VERIFY_STATUS = {"trusted": 0, "valid": 0, "changed": 1, "none": 3}
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """One line on stdout starting with trusted, valid, changed or none."""
+    from engine.credentials import check_credentials, describe, recognise
+    from engine.settings import EngineSettings
+
+    if not args.file.is_file():
+        raise UsageError(f"there is no file {args.file}")
+    settings = EngineSettings()
+    trust_path = args.trust or settings.resolved_c2pa_trust
+    if args.trust is not None and not args.trust.is_file():
+        raise UsageError(f"there is no authority file {args.trust}")
+    trust = trust_path.read_text(encoding="utf-8", errors="replace") if trust_path else None
+    verdict = check_credentials(args.file, trust)
+    match = None
+    db = args.db or settings.resolved_db_path
+    if db.is_file():  # look-ups never create a journal where there was none
+        from engine.journal import Journal
+
+        journal = Journal(db, busy_timeout=settings.busy_timeout_seconds)
+        try:
+            match = recognise(args.file, journal)
+        finally:
+            journal.close()
+    elif args.db is not None:
+        raise UsageError(f"there is no journal {args.db}")
+    print(describe(verdict, *(match or (None, None))))
+    return VERIFY_STATUS[verdict.kind]
+
+
 def main(argv: list[str] | None = None) -> int:
+    from engine.credentials import AuthorityExists, SigningError
     from engine.download import DownloadFailed
     from engine.encode import EncodeError
     from engine.journal import JournalError
@@ -242,12 +310,22 @@ def main(argv: list[str] | None = None) -> int:
             "check": cmd_check,
             "worker": cmd_worker,
             "journal": cmd_journal,
+            "credentials": cmd_credentials,
+            "verify": cmd_verify,
         }
         return handlers[args.command](args)
     except (UsageError, InvalidRequest, UnknownPreset) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (ModelUnavailable, EncodeError, JournalError, FolderUnwritable, DownloadFailed) as exc:
+    except (
+        ModelUnavailable,
+        EncodeError,
+        JournalError,
+        FolderUnwritable,
+        DownloadFailed,
+        AuthorityExists,
+        SigningError,
+    ) as exc:
         # EncodeError: e.g. a --max-bytes no encode can meet; its message is written for users.
         # JournalError, FolderUnwritable: storage the owner must fix, said in one line.
         print(f"error: {exc}", file=sys.stderr)

@@ -71,6 +71,14 @@ class EngineSettings(BaseSettings):
     output_check_threshold: float = Field(0.8, ge=0.0, le=1.0)
     # Frames sampled evenly from each clip (first and last included); about 16 ms each on one core.
     output_check_frames: int = Field(4, ge=1, le=64)
+    # Content credentials (C2PA): the signing certificate (PEM, leaf first), its private key, and
+    # the authority `verify` trusts. Empty: the files `python -m engine credentials init` writes
+    # to data_dir/credentials, when they exist; without a certificate and key clips go unsigned.
+    c2pa_cert: Path | None = None
+    c2pa_key: Path | None = None
+    c2pa_trust: Path | None = None
+    # The name the clips' credentials give as the bot that made them (no user is ever named).
+    bot_name: str = Field("Promptreel", min_length=1, max_length=100)
 
     @property
     def resolved_db_path(self) -> Path:
@@ -87,3 +95,26 @@ class EngineSettings(BaseSettings):
     @property
     def resolved_images_dir(self) -> Path:
         return self.images_dir or self.data_dir / "images"
+
+    @property
+    def credentials_dir(self) -> Path:
+        """Where `python -m engine credentials init` writes by default, and the fallback read."""
+        return self.data_dir / "credentials"
+
+    def _credential(self, given: Path | None, name: str) -> Path | None:
+        if given is not None:
+            return given
+        fallback = self.credentials_dir / name
+        return fallback if fallback.is_file() else None
+
+    @property
+    def resolved_c2pa_cert(self) -> Path | None:
+        return self._credential(self.c2pa_cert, "signer.pem")
+
+    @property
+    def resolved_c2pa_key(self) -> Path | None:
+        return self._credential(self.c2pa_key, "signer.key")
+
+    @property
+    def resolved_c2pa_trust(self) -> Path | None:
+        return self._credential(self.c2pa_trust, "ca.pem")

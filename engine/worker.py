@@ -79,6 +79,11 @@ class Worker:
         self._detector: Any = None
         self._detector_loaded = False
         self.journal = journal or self._open_journal()
+        from engine.credentials import load_signing
+
+        # Read and tried once at start-up (after the journal, whose faults come first); None,
+        # said once in the log, means clips go out unsigned.
+        self.signing = load_signing(settings)
 
     def _connect(self) -> Journal:
         s = self.settings
@@ -363,6 +368,7 @@ class Worker:
 
     def _store(self, job: Job, attempt: int, result: Any) -> bool:
         """Encode and record the clip; False if the job went back to the queue unfinished."""
+        from engine.credentials import ClipFacts, sign_clip
         from engine.encode import encode_clip
         from engine.outputcheck import clip_score
 
@@ -382,6 +388,8 @@ class Worker:
                     fps=job.request.fps,
                     metadata=job.request.clip_metadata(private=job.guild_id is None),
                 )
+                if self.signing is not None:  # the file handed out is the file signed
+                    sign_clip(path, self.signing, ClipFacts.of(job.request, self.settings.bot_name))
                 break
             except Exception as exc:
                 trouble = (str(exc), None) if is_storage_fault(exc) else storage_trouble(exc, clips)
@@ -403,6 +411,7 @@ class Worker:
                 return True
         if told:
             self.faults.worked("clips", f"clips folder {clips} takes clips")
+        self._record_print(job, attempt, path)
         try:
             done = self._must(
                 lambda: self.journal.complete(
@@ -425,6 +434,17 @@ class Worker:
             log.warning("job %s: finished after losing the lease; discarding clip", job.id)
             path.unlink(missing_ok=True)
         return True
+
+    def _record_print(self, job: Job, attempt: int, path: Path) -> None:
+        """Keep the clip's fingerprint, so a copy stripped of its credentials is still recognised."""
+        from engine.credentials.fingerprint import FingerprintError, fingerprint_file
+
+        try:
+            hashes = fingerprint_file(path)
+        except FingerprintError as exc:  # the clip itself is fine; only its look-up is lost
+            log.warning("job %s: no fingerprint of %s (%s)", job.id, path.name, exc)
+            return
+        self._must(lambda: self.journal.record_print(job.id, hashes), holding=(job, attempt))
 
 
 def _batches(jobs: list[Job]) -> list[list[Job]]:

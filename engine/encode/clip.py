@@ -20,7 +20,7 @@ import contextlib
 import operator
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -29,7 +29,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from engine.encode.ffmpeg import read_metadata
-from engine.encode.fit import encode_to_fit
+from engine.encode.fit import encode_to_fit, too_big
 from engine.encode.metadata import clean_metadata
 
 Format = Literal["mp4", "gif", "webm"]
@@ -109,23 +109,36 @@ def encode_clip(
     )
 
 
-def shrink_to_fit(path: Path, max_bytes: int) -> Path:
+def shrink_to_fit(
+    path: Path, max_bytes: int, *, reserve: int = 0, finish: Callable[[Path], object] | None = None
+) -> Path:
     """A copy of an MP4 clip re-encoded to at most `max_bytes`, kept beside it for reuse.
 
     Chat uploads have per-channel limits; the rendered clip stays untouched so a later delivery
-    to a roomier channel, or a retry, never needs the model again.
+    to a roomier channel, or a retry, never needs the model again. `finish` runs on the new copy
+    before it is handed out (content credentials sign it there), and `reserve` bytes of the
+    limit are left for what it adds, so the finished copy still fits.
     """
     path = Path(path)
     target = path.with_name(f"{path.stem}.fit{max_bytes}{path.suffix}")
     if target.exists() and target.stat().st_size <= max_bytes:
         return target
+    if reserve >= max_bytes:
+        raise too_big(max_bytes)
     reader = imageio_ffmpeg.read_frames(str(path))
     meta = next(reader)
     width, height = meta["size"]
     frames = np.stack([np.frombuffer(f, np.uint8).reshape(height, width, 3) for f in reader])
     fps = max(1, round(meta.get("fps") or 8))
     kept = {k: v for k, v in read_metadata(path).items() if k in ("title", "comment")}
-    encode_clip(frames, target, fps=fps, max_bytes=max_bytes, metadata=kept)
+    encode_clip(frames, target, fps=fps, max_bytes=max_bytes - reserve, metadata=kept)
+    if finish is not None:
+        try:
+            finish(target)
+        except BaseException:
+            # Never leave an unfinished copy where the next call would take it for a finished one.
+            target.unlink(missing_ok=True)
+            raise
     return target
 
 

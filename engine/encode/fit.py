@@ -76,7 +76,7 @@ def encode_to_fit(
                     return attempt, size
                 if size / (w * h) < smallest[0] / smallest[1]:
                     smallest = (size, w * h)
-        raise _too_big(max_bytes)
+        raise too_big(max_bytes)
 
     duration = n_frames / fps
     bitrate = max(MIN_BITRATE_BPS, int(max_bytes * 8 * SIZE_HEADROOM / duration))
@@ -101,7 +101,7 @@ def encode_to_fit(
             if corrected >= bitrate:
                 break
             bitrate = corrected
-    raise _too_big(max_bytes)
+    raise too_big(max_bytes)
 
 
 def _ladder_sizes(width: int, height: int) -> list[tuple[int, int, float]]:
@@ -124,7 +124,7 @@ def _even(x: float) -> int:
     return max(2, 2 * round(x / 2))
 
 
-def _too_big(max_bytes: int) -> EncodeError:
+def too_big(max_bytes: int) -> EncodeError:
     return EncodeError(f"The clip could not be made smaller than {_human_bytes(max_bytes)}.")
 
 
