@@ -5,7 +5,8 @@
   this process sent it; otherwise, or after a restart, as a channel message replying to the
   request that pings the requester, and only the requester.
 - The clip is re-encoded to fit the upload limit of where it goes; a 413 shrinks it further.
-  The rendered file is kept: a failed upload never costs a render.
+  The rendered file is kept: a failed upload never costs a render. A re-encode is signed again
+  (content credentials), with room for the manifest left inside the limit.
 - A delivery begun before a restart is looked for before it is sent again.
 """
 
@@ -24,6 +25,7 @@ from bot.discord import texts
 from bot.discord.components import clip_view, job_id_of, status_view
 from bot.discord.texts import status_text
 from bot.texts import held_for_review, queue_line, rejected_after_review
+from engine.credentials import ClipFacts, Signing, load_signing
 from engine.journal import Job, JobState
 
 if TYPE_CHECKING:
@@ -200,8 +202,11 @@ class DiscordAdapter:
         # Shrink from what was refused: a clip already under a stale `limit` must still get smaller.
         size = await asyncio.to_thread(lambda: clip.stat().st_size)
         budget = min(int(limit * 0.95), size)
+        # Read and tried once per process (the in-process worker already did, at start-up).
+        signing = await asyncio.to_thread(load_signing, self.settings)
+        facts = ClipFacts.of(job.request, self.settings.bot_name)
         for shrink in (1.0, 0.7, 0.45):
-            path = await asyncio.to_thread(fit_clip, clip, int(budget * shrink))
+            path = await asyncio.to_thread(fit_clip, clip, int(budget * shrink), signing, facts)
             try:
                 return await self._send_clip(job, path)
             except discord.HTTPException as exc:
@@ -300,10 +305,11 @@ def _gone(exc: discord.HTTPException) -> bool:
     return exc.status in (401, 404) or exc.code in (10008, 10015, 10062, 50027)
 
 
-def fit_clip(path: Path, max_bytes: int) -> Path:
-    """The clip as is if it fits, else a smaller re-encode kept next to it for later attempts."""
-    if path.stat().st_size <= max_bytes:
-        return path
-    from engine.encode import shrink_to_fit
+def fit_clip(
+    path: Path, max_bytes: int, signing: Signing | None = None, facts: ClipFacts | None = None
+) -> Path:
+    """The clip as is if it fits, else a smaller re-encode kept next to it for later attempts,
+    signed again when there are credentials: the file uploaded is the file signed."""
+    from engine.credentials.fit import fit_signed
 
-    return shrink_to_fit(path, max_bytes)
+    return fit_signed(path, max_bytes, signing, facts)
