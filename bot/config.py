@@ -95,6 +95,8 @@ class Settings(EngineSettings):
     dashboard_token: SecretStr | None = None
     # Log lines as JSON objects, one per line, for log shippers.
     log_json: bool = False
+    # The largest attachment /verify downloads (bytes); bigger ones are refused unread.
+    verify_max_bytes: int = Field(50 * 1024 * 1024, ge=1)
 
     @field_validator("quiet_hours")
     @classmethod

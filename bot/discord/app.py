@@ -11,11 +11,13 @@ from bot.core import IdleWait
 from bot.discord.client import CogFactory, PromptreelBot
 from bot.discord.cogs.info import Info
 from bot.discord.cogs.mod import Mod
+from bot.discord.cogs.verify import Verify
 from bot.discord.cogs.video import Video
 
 # Added in this order, which is the order of the command list synced to Discord (/video first,
-# /mod last): reordering them changes the sync digest and so costs one extra sync.
-COGS: tuple[CogFactory, ...] = (Video, Info, Mod)
+# /mod, then the newer /verify last): reordering them changes the sync digest and so costs one
+# extra sync.
+COGS: tuple[CogFactory, ...] = (Video, Info, Mod, Verify)
 
 
 def create_bot(settings: Settings, *, idle_wait: IdleWait | None = None) -> PromptreelBot:

@@ -15,6 +15,7 @@ import discord
 
 if TYPE_CHECKING:
     from bot.core import Answer
+    from engine.credentials import Verdict
     from engine.journal import Job
 
 # --- replies to a request --------------------------------------------------------------------
@@ -100,3 +101,38 @@ BUTTON_LABELS = {
 }
 REMIX_TITLE = "Remix this video"
 REMIX_PROMPT_LABEL = "New prompt (same seed and options)"
+
+
+# --- /verify ---------------------------------------------------------------------------------
+
+
+def verify_too_large(limit: int) -> str:
+    size = f"{limit / 1_000_000:.0f} MB" if limit >= 1_000_000 else f"{limit / 1000:.0f} KB"
+    return f"That file is too large to check here (the limit is {size})."
+
+
+VERIFY_UNREADABLE = "I couldn't download that file from Discord; please try again."
+
+
+def verify_answer(verdict: Verdict, job_id: int | None) -> str:
+    """/verify's answer: what the content credentials say, then whether this bot made the clip."""
+    facts = verdict.facts
+    made = ", ".join(f"{k} {facts[k]}" for k in ("preset", "seed", "steps") if k in facts)
+    # Everything read from the file is the file's author's text, not ours: escaped like a prompt.
+    how = f" Made with {short(verdict.generator or 'an unnamed generator')}"
+    how += f" ({short(made)})." if made else "."
+    signer = short(verdict.signer or "an unnamed signer")
+    if verdict.kind == "trusted":
+        line = f"✅ **Trusted**: content credentials intact, signed by {signer}"
+        line += f" under an authority this bot trusts.{how}"
+    elif verdict.kind == "valid":
+        line = f"☑️ **Valid**: content credentials intact, signed by {signer},"
+        line += f" whose authority this bot does not trust.{how}"
+    elif verdict.kind == "changed":
+        line = "⚠️ **Changed**: this file has content credentials,"
+        line += f" but it was altered after signing ({verdict.part})."
+    else:
+        line = "**No content credentials** in this file."
+    if job_id is not None:
+        return f"{line}\nIt matches a video this bot made: job {job_id}."
+    return f"{line}\nIt doesn't match any video this bot made."

@@ -489,7 +489,7 @@ async def test_commands_sync_once_then_only_on_change_and_to_the_dev_guild(
     first = fake.find_requests(GLOBAL_SYNC)
     assert [r.status for r in first] == [200]
     names = sorted(c["name"] for c in first[0].json)
-    assert names == ["forget", "help", "history", "mod", "queue", "show", "stats", "video"]
+    assert names == ["forget", "help", "history", "mod", "queue", "show", "stats", "verify", "video"]
     assert sorted(c["name"] for c in fake.global_commands) == names
 
     mark = fake.mark()
