@@ -266,7 +266,7 @@ VERIFY_STATUS = {"trusted": 0, "valid": 0, "changed": 1, "none": 3}
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """One line on stdout starting with trusted, valid, changed or none."""
-    from engine.credentials import check_credentials, describe, recognise
+    from engine.credentials import check_credentials, describe
     from engine.settings import EngineSettings
 
     if not args.file.is_file():
@@ -280,17 +280,30 @@ def cmd_verify(args: argparse.Namespace) -> int:
     match = None
     db = args.db or settings.resolved_db_path
     if db.is_file():  # look-ups never create a journal where there was none
-        from engine.journal import Journal
-
-        journal = Journal(db, busy_timeout=settings.busy_timeout_seconds)
-        try:
-            match = recognise(args.file, journal)
-        finally:
-            journal.close()
+        match = _recognise_in(args.file, db, settings.busy_timeout_seconds)
     elif args.db is not None:
         raise UsageError(f"there is no journal {args.db}")
     print(describe(verdict, *(match or (None, None))))
     return VERIFY_STATUS[verdict.kind]
+
+
+def _recognise_in(path: Path, db: Path, busy_timeout: float) -> tuple[int, float] | None:
+    """The fingerprint look-up; a journal that cannot be read only loses the look-up, said on
+    stderr, so the exit status still tells the credentials' verdict alone."""
+    from engine.credentials import recognise
+    from engine.journal import Journal, JournalError, is_storage_fault
+
+    try:
+        journal = Journal(db, busy_timeout=busy_timeout)
+    except Exception as exc:
+        if not (isinstance(exc, JournalError) or is_storage_fault(exc)):  # a lock held too long
+            raise
+        print(f"note: not looked up in the journal ({exc})", file=sys.stderr)
+        return None
+    try:
+        return recognise(path, journal)
+    finally:
+        journal.close()
 
 
 def main(argv: list[str] | None = None) -> int:

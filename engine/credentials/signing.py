@@ -21,7 +21,7 @@ import os
 import secrets
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -76,10 +76,10 @@ class ClipFacts:
 class Signing:
     """A certificate chain and key that c2pa accepted, and the bytes its manifests need."""
 
-    cert_pem: bytes
-    key_pem: bytes
-    cert_path: Path
-    room: int
+    cert_pem: bytes = field(repr=False)
+    key_pem: bytes = field(repr=False)  # never in a log line or a traceback's locals
+    cert_path: Path = Path()
+    room: int = 0
 
 
 class SigningError(RuntimeError):

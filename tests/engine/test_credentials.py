@@ -312,3 +312,20 @@ def test_cli_render_signs_when_credentials_are_configured(
         "steps": 2,
         "bot": "Promptreel",
     }
+
+
+def test_a_journal_that_cannot_be_read_loses_only_the_look_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    db = tmp_path / "newer.db"
+    Journal(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 999")  # written by a newer Promptreel
+    conn.close()
+    clip = tmp_path / "plain.mp4"
+    encode_clip(moving_frames(), clip, fps=8)
+    status, out, err = verify_here(str(clip), "--db", str(db), capsys=capsys)
+    assert status == 3 and out.startswith("none"), (out, err)  # still the credentials' verdict
+    assert err.startswith("note: not looked up in the journal")
