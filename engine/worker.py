@@ -411,10 +411,14 @@ class Worker:
                 return True
         if told:
             self.faults.worked("clips", f"clips folder {clips} takes clips")
-        self._record_print(job, attempt, path)
-        try:
-            done = self._must(
-                lambda: self.journal.complete(
+        hashes = self._fingerprint(job, path)
+
+        def complete() -> bool:
+            # The fingerprint commits with the result: one write to wait for, one delay to tell.
+            with self.journal.atomic():
+                if hashes is not None:
+                    self.journal.record_print(job.id, hashes)
+                return self.journal.complete(
                     job.id,
                     self.name,
                     attempt,
@@ -422,9 +426,10 @@ class Worker:
                     result.seconds,
                     check_score=score,
                     default_threshold=self.settings.output_check_threshold,
-                ),
-                holding=(job, attempt),
-            )
+                )
+
+        try:
+            done = self._must(complete, holding=(job, attempt))
         except Stopping:
             log.warning(
                 "job %s: stopped before its clip %s could be recorded; it is retried later", job.id, path
@@ -435,16 +440,15 @@ class Worker:
             path.unlink(missing_ok=True)
         return True
 
-    def _record_print(self, job: Job, attempt: int, path: Path) -> None:
-        """Keep the clip's fingerprint, so a copy stripped of its credentials is still recognised."""
+    def _fingerprint(self, job: Job, path: Path) -> list[int] | None:
+        """The clip's fingerprint, so a copy stripped of its credentials is still recognised."""
         from engine.credentials.fingerprint import FingerprintError, fingerprint_file
 
         try:
-            hashes = fingerprint_file(path)
+            return fingerprint_file(path)
         except FingerprintError as exc:  # the clip itself is fine; only its look-up is lost
             log.warning("job %s: no fingerprint of %s (%s)", job.id, path.name, exc)
-            return
-        self._must(lambda: self.journal.record_print(job.id, hashes), holding=(job, attempt))
+            return None
 
 
 def _batches(jobs: list[Job]) -> list[list[Job]]:
