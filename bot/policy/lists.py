@@ -84,7 +84,7 @@ _RANGE_RE = re.compile(r"(\d+)\.\.(\d+)")
 _MAX_EXPANSION = 2000
 
 
-def _expand_braces(line: str) -> list[str]:
+def expand_braces(line: str) -> list[str]:
     """``"{1..3} year old"`` -> three lines, so age lists stay readable in the data files."""
     match = _BRACE_RE.search(line)
     if match is None:
@@ -100,7 +100,7 @@ def _expand_braces(line: str) -> list[str]:
         options = body.split(",")
     out: list[str] = []
     for option in options:
-        out.extend(_expand_braces(line[: match.start()] + option + line[match.end() :]))
+        out.extend(expand_braces(line[: match.start()] + option + line[match.end() :]))
         if len(out) > _MAX_EXPANSION:
             raise ValueError("braces expand to too many terms")
     return out
@@ -141,17 +141,17 @@ def parse_data_file(path: Path, category: str) -> list[Entry]:
         group = _MINORS_SECTIONS[section] if category == "minors" else category
         exception = line.startswith("!")
         try:
-            lines = _expand_braces(line[1:] if exception else line)
+            lines = expand_braces(line[1:] if exception else line)
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
         for text in lines:
-            if not _term_tokens(text)[0]:
+            if not term_tokens(text)[0]:
                 raise ValueError(f"{where}: {raw.strip()!r} has no letters or digits to match")
             entries.append(Entry(text, group, exception))
     return entries
 
 
-def _term_tokens(text: str) -> tuple[list[str], bool]:
+def term_tokens(text: str) -> tuple[list[str], bool]:
     text = text.strip()
     prefix = text.endswith("*")
     return tokens(prefold(text.rstrip("*"))), prefix
@@ -168,7 +168,11 @@ class Matcher:
         self._spec_ids: dict[tuple[frozenset[str], bool], int] = {}
         self._exact: _Index = {}
         self._prefix: _Index = {}
-        self._by_first: dict[int, list[_Term]] = {}
+        # One-word terms by their spec; longer ones by their first two, so a common first word
+        # ("the", "my") costs nothing unless the next word fits too.
+        self._single: dict[int, list[_Term]] = {}
+        self._by_pair: dict[tuple[int, int], list[_Term]] = {}
+        self._pair_firsts: set[int] = set()
         self._cache: dict[frozenset[str], frozenset[int]] = {}
         for entry in entries:
             self._add(entry)
@@ -196,7 +200,7 @@ class Matcher:
         return spec_id
 
     def _add(self, entry: Entry) -> None:
-        tokens, prefix = _term_tokens(entry.text)
+        tokens, prefix = term_tokens(entry.text)
         if not tokens:
             return
         file = entry.group.split(":", 1)[0]
@@ -208,7 +212,11 @@ class Matcher:
                 self._spec(tok, last=i == len(variant) - 1, prefix=prefix) for i, tok in enumerate(variant)
             )
             term = _Term(specs, entry.group, file, entry.exception)
-            self._by_first.setdefault(specs[0], []).append(term)
+            if len(specs) == 1:
+                self._single.setdefault(specs[0], []).append(term)
+            else:
+                self._by_pair.setdefault(specs[:2], []).append(term)
+                self._pair_firsts.add(specs[0])
 
     def _matching_specs(self, readings: frozenset[str]) -> frozenset[int]:
         found: set[int] = set()
@@ -231,35 +239,59 @@ class Matcher:
         self._cache[readings] = result
         return result
 
-    def groups(self, sequences: Iterable[Sequence[frozenset[str]]]) -> set[str]:
-        """Groups with at least one match not covered by an exception from the same file."""
-        active: set[str] = set()
+    def spans(self, sequence: Sequence[frozenset[str]]) -> list[tuple[str, int, int]]:
+        """``(group, start, end)`` of every match not covered by an exception from the same file,
+        in order of ``start``; positions are token indexes, for the rules that look at distances."""
         cached = self._cache.get
-        for sequence in sequences:
-            slots = [
-                ids if ids is not None else self._matching_specs(readings)
-                for ids, readings in zip(map(cached, sequence), sequence, strict=True)
-            ]
-            if not any(slots):
+        slots = [
+            ids if ids is not None else self._matching_specs(readings)
+            for ids, readings in zip(map(cached, sequence), sequence, strict=True)
+        ]
+        if not any(slots):
+            return []
+        hits: list[tuple[_Term, int, int]] = []
+        count = len(slots)
+        single, by_pair, pair_firsts = self._single, self._by_pair, self._pair_firsts
+        for start, spec_ids in enumerate(slots):
+            if not spec_ids:
                 continue
-            hits: list[tuple[_Term, int, int]] = []
-            for start, spec_ids in enumerate(slots):
-                for spec_id in spec_ids:
-                    for term in self._by_first.get(spec_id, ()):
+            following = slots[start + 1] if start + 1 < count else ()
+            for spec_id in spec_ids:
+                for term in single.get(spec_id, ()):
+                    hits.append((term, start, start + 1))
+                if not following or spec_id not in pair_firsts:
+                    continue
+                for second in following:
+                    for term in by_pair.get((spec_id, second), ()):
                         end = start + len(term.specs)
-                        if end <= len(slots) and all(
-                            s in slots[start + k] for k, s in enumerate(term.specs[1:], 1)
+                        if end <= count and all(
+                            s in slots[start + k] for k, s in enumerate(term.specs[2:], 2)
                         ):
                             hits.append((term, start, end))
-            if not hits:
-                continue
-            exceptions = [(t.file, s, e) for t, s, e in hits if t.exception]
-            for term, start, end in hits:
-                if term.exception or term.group in active:
-                    continue
-                if not any(f == term.file and s <= start and end <= e for f, s, e in exceptions):
-                    active.add(term.group)
-        return active
+        if not any(term.exception for term, _, _ in hits):
+            return [(term.group, start, end) for term, start, end in hits]
+        # Hits come in order of start, so the exceptions that began at or before a hit are known
+        # when it is reached: it is covered when one of them, from its file, reaches its end.
+        # One pass, so a prompt made of a thousand "naked eye"s costs no more than one.
+        reach: dict[str, int] = {}
+        out: list[tuple[str, int, int]] = []
+        i = 0
+        while i < len(hits):
+            j = i
+            while j < len(hits) and hits[j][1] == hits[i][1]:
+                j += 1
+            for term, _, end in hits[i:j]:
+                if term.exception:
+                    reach[term.file] = max(reach.get(term.file, -1), end)
+            out.extend(
+                (t.group, s, e) for t, s, e in hits[i:j] if not t.exception and reach.get(t.file, -1) < e
+            )
+            i = j
+        return out
+
+    def groups(self, sequences: Iterable[Sequence[frozenset[str]]]) -> set[str]:
+        """Groups with at least one match not covered by an exception from the same file."""
+        return {group for sequence in sequences for group, _, _ in self.spans(sequence)}
 
 
 @functools.lru_cache(maxsize=256)

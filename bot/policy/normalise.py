@@ -16,7 +16,18 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 
-__all__ = ["clean", "fold", "prefold", "primary", "readings", "token_sequences", "tokens"]
+__all__ = [
+    "clean",
+    "displayed_variants",
+    "fold",
+    "fold_case",
+    "prefold",
+    "primary",
+    "readings",
+    "strip_disguises",
+    "token_sequences",
+    "tokens",
+]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -78,6 +89,8 @@ _LOWER_LOOKALIKES = {
     "у": "y", "х": "x", "ѕ": "s", "і": "i", "ј": "j", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ү": "y", "һ": "h",
     "ԁ": "d", "я": "r", "и": "n", "п": "n", "г": "r", "ш": "w", "щ": "w", "ц": "u", "ь": "b", "ъ": "b",
     "з": "3", "ч": "4", "б": "6", "ж": "x", "э": "e", "ѵ": "v", "ѡ": "w", "ҽ": "e",
+    # Not a look-alike, but read as its capital Д is, so Russian terms match in either case.
+    "д": "a",
     # Greek
     "α": "a", "β": "b", "γ": "y", "δ": "d", "ε": "e", "η": "n", "ι": "i", "κ": "k", "μ": "u", "ν": "v",
     "ο": "o", "ρ": "p", "σ": "o", "ς": "s", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ϲ": "c", "ϳ": "j",
@@ -227,8 +240,23 @@ def _strip_marks(text: str) -> str:
     return text
 
 
-def prefold(text: str) -> str:
-    """Undo the Unicode disguises, keeping leetspeak and separators for the tokenizer to read."""
+def strip_disguises(text: str) -> str:
+    """NFKC, invisible characters and combining marks removed, but letters kept in their script.
+
+    For scripts without spaces (CJK), where :func:`prefold`'s NFKD would split Hangul syllables
+    into jamo and kana from their voicing marks; what is left is matched by substring.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    text = _HIDDEN_FOR_MATCHING_RE.sub("", text)
+    return _strip_marks(text).casefold()
+
+
+def prefold(text: str, *, keep_case: bool = False) -> str:
+    """Undo the Unicode disguises, keeping leetspeak and separators for the tokenizer to read.
+
+    ``keep_case`` skips the case folding, for the rules that read capitals ("Emma Stone" is a
+    person, "emma stone" may be a colour of stone); its tokens line up with the folded ones.
+    """
     if text.isascii():
         text = _ASCII_CONTROL_RE.sub("", text)
     else:
@@ -237,7 +265,7 @@ def prefold(text: str) -> str:
         text = unicodedata.normalize("NFKD", text)
         text = _strip_marks(text)
         text = text.translate(_LOOKALIKE_TABLE)
-    return text.replace("I", _CAPITAL_I).casefold()
+    return text if keep_case else fold_case(text)
 
 
 def tokens(folded: str) -> list[str]:
@@ -315,18 +343,31 @@ def _is_single(token: str) -> bool:
     return len(token) == 1 and (token.isalnum() or token in _LEET)
 
 
-def token_sequences(text: str) -> list[list[frozenset[str]]]:
+def displayed_variants(text: str) -> list[str]:
+    """The prompt as typed and, if it uses a right-to-left override, as it is displayed."""
+    if "\u202e" in text:
+        return [text, _RLO_RE.sub(lambda m: m.group(1)[::-1], text)]
+    return [text]
+
+
+def fold_case(cased: str) -> str:
+    """``prefold(text)`` from ``prefold(text, keep_case=True)``, without undoing the disguises twice."""
+    return cased.replace("I", _CAPITAL_I).casefold()
+
+
+def token_sequences(text: str, *, cased: Sequence[str] | None = None) -> list[list[frozenset[str]]]:
     """The prompt as one or more sequences of token readings.
 
     Besides the plain sequence there may be one where runs of single letters are joined ("n u d e"
     -> "nude"), and, if the prompt uses a right-to-left override, the text as it is displayed.
+    ``cased``, when given, is ``prefold(variant, keep_case=True)`` of each of
+    :func:`displayed_variants`, already computed by a caller that also reads capitals.
     """
-    texts = [text]
-    if "\u202e" in text:
-        texts.append(_RLO_RE.sub(lambda m: m.group(1)[::-1], text))
     sequences = []
-    for variant in texts:
-        toks = tokens(prefold(variant))
+    if cased is None:
+        cased = [prefold(variant, keep_case=True) for variant in displayed_variants(text)]
+    for variant in cased:
+        toks = tokens(fold_case(variant))
         tok_readings = [readings(tok) for tok in toks]
         sequences.append(tok_readings)
         joined = _join_spaced_letters(toks, tok_readings)
