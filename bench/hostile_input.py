@@ -68,6 +68,12 @@ INPUTS: dict[str, list[tuple[str, Callable[[int], str]]]] = {
         ("bidi overrides", lambda n: fill("\u202e", n, tail="edun")),
         ("combining marks", lambda n: fill("a\u0301\u0302", n)),
         ("emoji joiners", lambda n: fill("👍\u200d", n)),
+        ("exceptions everywhere", lambda n: fill("naked eye ", n)),
+        ("CJK run", lambda n: fill("裸足自殺", n)),
+        ("censor stars", lambda n: fill("s*x p**n ", n)),
+        ("capitalised names", lambda n: fill("Emma Stone ", n)),
+        ("misspelled names", lambda n: fill("Jenifer Lopes ", n)),
+        ("phrase rule words", lambda n: fill("cut open his belly ", n)),
     ],
     "mention regex": [
         ("unclosed mention", lambda n: fill("9", n, head="<@")),

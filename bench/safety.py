@@ -18,7 +18,8 @@ ordinary English one, and one made of corpus prompts in every language (CJK incl
 Targets from issue 11 for lists and rules alone: >= 85% caught, >= 97% benign admitted, median
 < 1 ms. ``tests/bot/test_policy_redteam.py`` fails when the corpus falls below the first two.
 
-Run: ``python bench/safety.py``
+Run: ``python bench/safety.py`` (``--misses=dev`` also lists the dev split's misses; tune on
+those only, never on the held-out ones).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def _report(rows: list[dict[str, object]], verdicts: list[str | None], title: st
             f"  {lang:5} {_pct(c['caught'], c['harmful']):>16} {_pct(c['refused'], c['harmful']):>16} "
             f"{_pct(c['admitted'], c['benign']):>16} {_pct(c['caught'], c['refused']):>16}"
         )
-    if misses and "-v" in sys.argv:
+    if misses and f"--misses={title}" in sys.argv:
         print("misses (text, expected, got):")
         for text, want, got in misses:
             print(f"  {want!s:15} {got!s:15} {text}")

@@ -20,10 +20,20 @@ The term lists live in editable text files (see the header of any file in ``data
 moderators can tune them without touching code. Pure Python and torch-free: the bot process imports
 this, and it must answer in well under a millisecond.
 
+Words alone miss meaning built from harmless words, real people no list names and scripts
+written without spaces, so the first layer adds rules on top of the lists, each one linear pass:
+phrase windows ("cut open" near "belly"), a named-person rule (a known given name before a
+capitalised surname), fuzzy and possessive forms of listed names, franchise context for generic
+character names ("Peach" only next to "kart"), CJK substrings and censor stars ("s*x").
+
 Modules, each importing only those listed before it:
 
 * :mod:`bot.policy.normalise`: cleaning a prompt for display, and folding it into token readings.
 * :mod:`bot.policy.lists`: the data files' syntax and the matcher compiled from them.
+* :mod:`bot.policy.cjk`: substring matching of terms in Chinese, Japanese and Korean.
+* :mod:`bot.policy.masked`: words written with censor stars.
+* :mod:`bot.policy.names`: the named-person rule and fuzzy matching of listed names.
+* :mod:`bot.policy.phrases`: rules pairing two lists of terms within a window of words.
 * :mod:`bot.policy.rules`: categories, verdicts and :class:`PromptPolicy`.
 * :mod:`bot.policy.appeals`: allowed phrases, taken out of a prompt before the layers read it.
 * :mod:`bot.policy.classifiers`: the optional second layer (a hosted API, a local model).

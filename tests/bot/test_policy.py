@@ -45,6 +45,11 @@ MESSAGES = {
         "Sorry, that prompt looks like it asks for graphic violence, which this server doesn't allow."
     ),
     "hate": "Sorry, that prompt looks like it asks for hateful content, which this server doesn't allow.",
+    "self_harm": "Sorry, that prompt looks like it asks for self-harm, which this server doesn't allow.",
+    "harassment": (
+        "Sorry, that prompt looks like it asks for harassment or humiliation of a real person, which this"
+        " server doesn't allow."
+    ),
     "public_figures": (
         "Sorry, that prompt looks like it asks for real public figures, which this server doesn't allow."
     ),
@@ -61,10 +66,21 @@ MESSAGES = {
 
 
 def test_categories_and_labels() -> None:
-    assert CATEGORIES == ("sexual", "minors", "violence", "hate", "public_figures", "trademarks")
+    assert CATEGORIES == (
+        "sexual",
+        "minors",
+        "violence",
+        "hate",
+        "self_harm",
+        "harassment",
+        "public_figures",
+        "trademarks",
+    )
     assert frozenset({"minors"}) == ALWAYS_ON
     assert set(CATEGORIES) | {"custom"} == set(CATEGORY_LABELS)
     assert CATEGORY_LABELS["minors"] == "sexual content involving minors"
+    assert CATEGORY_LABELS["self_harm"] == "self-harm"
+    assert CATEGORY_LABELS["harassment"] == "harassment or humiliation of a real person"
 
 
 def test_an_innocent_prompt_passes_with_nothing_to_say(pp: PromptPolicy) -> None:
@@ -373,8 +389,10 @@ def test_every_shipped_term_is_caught_in_disguise(pp: PromptPolicy, disguise: st
         verdict = pp.check(prompt)
         if verdict.category != category:
             missed.append((text, prompt, verdict.category))
-        # The message is a fixed sentence: it never repeats what was matched.
-        assert f" {fold(text)} " not in f" {fold(verdict.message)} "
+        # The message is a fixed sentence: it never repeats what was matched (unless the term is
+        # the category's own name, as "self harm" is).
+        if f" {fold(text)} " not in f" {fold(CATEGORY_LABELS[category])} ":
+            assert f" {fold(text)} " not in f" {fold(verdict.message)} "
     assert not missed
 
 
@@ -414,6 +432,8 @@ SAMPLES = {
     "sexual": "a nude woman",
     "violence": "a severed head",
     "hate": "sieg heil",
+    "self_harm": "a teenager with suicidal thoughts on a rooftop",
+    "harassment": "make my stepbrother look stupid in front of the whole class",
     "public_figures": "donald trump dancing",
     "trademarks": "pikachu in the rain",
 }
@@ -475,13 +495,13 @@ def test_custom_emoji(pp: PromptPolicy) -> None:
 
 def test_data_files_are_packaged_and_documented() -> None:
     files = sorted(p.name for p in DEFAULT_DATA_DIR.glob("*.txt"))  # pyproject: policy/data/*.txt
-    assert files == sorted(f"{c}.txt" for c in CATEGORIES)
+    assert files == sorted([*(f"{c}.txt" for c in CATEGORIES), "phrases.txt", "names.txt"])
     for name in files:
         text = (DEFAULT_DATA_DIR / name).read_text(encoding="utf-8")
         header = text.split("\n\n", 1)[0]
         assert header.startswith("#")
         assert "moderators may edit" in header.lower()
-        assert "one term per line" in header.lower()
+        assert re.search(r"one (term|rule|entry) per line", header.lower())
 
 
 @pytest.fixture()
