@@ -32,8 +32,8 @@ _SECTIONS = ("given", "not surnames", "fictional", "not possessive")
 # Bounded and anchored on a word start, so linear on any input.
 _POSSESSIVE_RE = re.compile(r"(?<![\w'’])([A-Z][a-z]{3,30})['’]s(?!\w)")
 # Prompts in Title Case Or All Caps capitalise every word; the rules need a reason to trust capitals.
-_TITLE_CASE_SHARE = 0.6
-_TITLE_CASE_MIN_WORDS = 4
+_TITLE_CASE_SHARE = 0.75
+_TITLE_CASE_MIN_WORDS = 5
 _FUZZY_MIN_LETTERS = 5
 _FUZZY_ONE_WORD_MIN_LETTERS = 6
 
