@@ -138,6 +138,7 @@ class NameRules:
             and surname.isalpha()
             and surname not in self._not_surnames
             and (word, surname) not in self._fictional
+            and _same_shape(cased[i], cased[i + 1])
         ]
         return people, owners + self._fuzzy(cased, folded)
 
@@ -172,6 +173,11 @@ class NameRules:
                     if edits <= name.budget:
                         spans.add((name.group, start, end))
         return sorted(spans, key=lambda span: span[1])
+
+
+def _same_shape(given: str, surname: str) -> bool:
+    """ "Robin Smith" and "ROBIN SMITH" are names; "Robin PTRR" is a word before an acronym."""
+    return given.isupper() == surname.isupper() or not surname.isupper()
 
 
 def _title_case(cased: Sequence[str], capitals: int) -> bool:

@@ -112,6 +112,7 @@ def test_real_people_the_lists_do_not_spell_out(pp: PromptPolicy, prompt: str) -
         "A Portrait Of Grace Kelly Green Under Neon Light",  # Title Case says nothing about names
         "a concert by Rhiana in the rain",  # two edits from a seven-letter name is too many
         "Holland's tulip fields in April",  # a surname of a listed person that is also a place
+        "a Round Robin PTRR scheduler diagram",  # an acronym after a given name is no surname
         "a Johnson's baby oil bottle",
     ],
 )
@@ -146,6 +147,12 @@ def test_generic_character_names_count_only_with_their_franchise(pp: PromptPolic
     assert _category(pp, "link the two ropes with a knot") is None
     assert _category(pp, "Mario playing the accordion in Naples") is None
     assert _category(pp, "a woody hillside covered in snow") is None
+    # Two mentions of one generic name are not context for each other.
+    assert _category(pp, "symbolic links in a tree pointing to other links") is None
+
+
+def test_idioms_with_listed_words(pp: PromptPolicy) -> None:
+    assert _category(pp, "a lawyer explaining all the gory details of a contract") is None
 
 
 # --- Censor stars and other languages ----------------------------------------------------------
