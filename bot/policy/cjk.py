@@ -10,13 +10,14 @@ term out ("裸 体") does not hide it; Latin letters and digits still break a ru
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
 from bot.policy.lists import Entry
 from bot.policy.normalise import strip_disguises
 
-__all__ = ["CjkMatcher", "has_cjk"]
+__all__ = ["CjkMatcher", "custom_cjk_matcher", "has_cjk"]
 
 # Hangul jamo, kana (with the prolonged sound mark), CJK symbols' iteration mark, Hangul
 # compatibility jamo, CJK ideographs (extension A, unified, compatibility) and Hangul syllables.
@@ -88,3 +89,15 @@ class CjkMatcher:
                 if not entry.exception and reach.get(entry.group.split(":", 1)[0], -1) < end:
                     found.add(entry.group)
         return found
+
+
+@functools.lru_cache(maxsize=256)
+def custom_cjk_matcher(words: frozenset[str]) -> CjkMatcher:
+    """A guild's own CJK words ("!" exceptions included), compiled once per distinct list."""
+    entries = []
+    for word in words:
+        exception = word.startswith("!")
+        text = word[1:] if exception else word
+        if has_cjk(text):
+            entries.append(Entry(text, "custom", exception))
+    return CjkMatcher(entries)

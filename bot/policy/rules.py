@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.policy.cjk import CjkMatcher, has_cjk
+from bot.policy.cjk import CjkMatcher, custom_cjk_matcher, has_cjk
 from bot.policy.lists import Entry, Matcher, custom_matcher, parse_data_file
 from bot.policy.masked import MaskedWords
 from bot.policy.names import NameRules
@@ -161,9 +161,9 @@ class PromptPolicy:
 
         ``disabled`` names categories the guild switched off; "minors" cannot be, and unknown names
         are ignored so that a stale guild setting never breaks checking. ``custom_words`` are
-        folded and matched like data-file terms, including a trailing ``*`` and a leading ``!``;
-        braces and sections are data-file only. Custom words are checked last, so a prompt that
-        also trips a category is reported under that category.
+        folded and matched like data-file terms (CJK ones by substring), including a trailing
+        ``*`` and a leading ``!``; braces and sections are data-file only. Custom words are
+        checked last, so a prompt that also trips a category is reported under that category.
         """
         if isinstance(disabled, str):
             disabled = (disabled,)
@@ -180,6 +180,8 @@ class PromptPolicy:
                 return _blocked(category)
         words = frozenset(w.strip() for w in custom_words if w and w.strip())
         if words and "custom" in custom_matcher(words).groups(sequences):
+            return _blocked("custom")
+        if words and has_cjk(prompt) and custom_cjk_matcher(words).groups(displayed_variants(prompt)):
             return _blocked("custom")
         return _ALLOWED
 

@@ -45,6 +45,12 @@ def test_cjk_terms_match_inside_a_run(pp: PromptPolicy, prompt: str, category: s
     assert _category(pp, prompt) == category
 
 
+def test_custom_words_in_cjk_match_inside_a_run(pp: PromptPolicy) -> None:
+    assert _category(pp, "公園で猫が寝ている") is None
+    assert pp.check("公園で猫が寝ている", custom_words=["猫"]).category == "custom"
+    assert pp.check("公園で犬が寝ている", custom_words=["猫"]).allowed
+
+
 def test_latin_letters_break_a_cjk_run(pp: PromptPolicy) -> None:
     # "色" and "情" apart, with a Latin word between them, are not the word for pornography.
     assert _category(pp, "赤い色 and 情熱") is None
