@@ -83,6 +83,14 @@ def test_self_harm_is_its_own_category(pp: PromptPolicy) -> None:
     assert _category(pp, "a 1960s Lincoln Continental with suicide doors") is None
 
 
+def test_every_layer_counts_towards_minors(pp: PromptPolicy) -> None:
+    # A minor word from one layer and a sexual meaning from another are still minors.
+    assert _category(pp, "a schoolboy 🍆💦") == "minors"  # word list + emoji phrase rule
+    assert _category(pp, "小学生, nude") == "minors"  # CJK substring + word list
+    assert _category(pp, "a toddler, s*x") == "minors"  # word list + censor stars
+    assert pp.check("a schoolboy 🍆💦", disabled=["sexual", "minors"]).category == "minors"
+
+
 def test_emoji_combinations(pp: PromptPolicy) -> None:
     assert _category(pp, "her 👅 and 💦") == "sexual"
     assert _category(pp, "a 🍑 smoothie with 🍓") is None
