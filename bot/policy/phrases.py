@@ -131,6 +131,8 @@ class PhraseRules:
         for group, start, end in spans:
             for rule_id, side in sides[group]:
                 rule = self._rules[rule_id]
+                if rule.category in found:
+                    continue  # decided: the rest of a long prompt costs a lookup per match
                 other = state.get((rule_id, 1 - side))
                 if other is not None:
                     reach = other[1] if other[0] != start else other[2]
