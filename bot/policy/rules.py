@@ -144,8 +144,10 @@ class PromptPolicy:
     ) -> list[tuple[str, int, int]]:
         """Add the people found in ``cased_text`` to ``groups`` and, as PERSON spans, to ``spans``."""
         people, fuzzy = self._names.find(cased_text)
-        characters = [(s, e) for g, s, e in [*spans, *fuzzy] if g == "trademarks"]
-        found = [(PERSON, s, e) for s, e in people if not any(a < e and s < b for a, b in characters)]
+        # Words inside a character's name ("Luke Skywalker"): a set, so that a prompt of many
+        # people and many characters stays linear.
+        in_character = {i for g, s, e in [*spans, *fuzzy] if g == "trademarks" for i in range(s, e)}
+        found = [(PERSON, s, e) for s, e in people if in_character.isdisjoint(range(s, e))]
         if found:
             groups.add("public_figures")
         groups.update(group for group, _, _ in fuzzy)
