@@ -73,6 +73,7 @@ INPUTS: dict[str, list[tuple[str, Callable[[int], str]]]] = {
         ("censor stars", lambda n: fill("s*x p**n ", n)),
         ("capitalised names", lambda n: fill("Emma Stone ", n)),
         ("misspelled names", lambda n: fill("Jenifer Lopes ", n)),
+        ("one capitalised word", lambda n: fill("b", n, head="a A")),
         ("people and characters", lambda n: fill("a photo of Emma Potterx with Luke Skywalker ", n)),
         ("phrase rule words", lambda n: fill("cut open his belly ", n)),
     ],

@@ -108,6 +108,7 @@ class NameRules:
                 if len(word) >= _FUZZY_MIN_LETTERS:
                     for key in {word} | _deletions(word):
                         self._deleted.setdefault(key, set()).add(word)
+        self._longest = max((len(word) for word in self._where), default=0)
 
     def find(self, cased_text: str) -> tuple[list[tuple[int, int]], list[tuple[str, int, int]]]:
         """``(people, listed)``: ``(start, end)`` of the named-person rule's people, and
@@ -147,7 +148,9 @@ class NameRules:
         # then nothing else is looked at.
         near: dict[int, set[str]] = {}
         for i, word in folded.items():
-            if len(word) >= _FUZZY_MIN_LETTERS - 1 and word.isalpha():
+            # Longer than any listed word plus one letter, a word cannot be one edit away; the
+            # bound also keeps a word as long as the prompt from costing its length squared.
+            if _FUZZY_MIN_LETTERS - 1 <= len(word) <= self._longest + 1 and word.isalpha():
                 found = {
                     listed
                     for key in {word} | _deletions(word)

@@ -209,6 +209,7 @@ def test_long_inputs_for_each_rule_get_the_right_answer(pp: PromptPolicy) -> Non
     assert _category(pp, "裸足" * 5000 + "自殺") == "self_harm"
     assert _category(pp, "a song by Jenifer Lopes on the radio " * 1000) == "public_figures"
     assert _category(pp, "a photo of Emma Potterx with Luke Skywalker " * 2000) == "public_figures"
+    assert _category(pp, "a " + "Z" + "z" * 100_000) is None  # one capitalised word as long as a book
     assert _category(pp, "s*x " * 5000) == "sexual"
     assert _category(pp, "cut open " * 3000 + "a melon") is None
 
