@@ -165,8 +165,18 @@ def test_generic_character_names_count_only_with_their_franchise(pp: PromptPolic
     assert _category(pp, "symbolic links in a tree pointing to other links") is None
 
 
-def test_idioms_with_listed_words(pp: PromptPolicy) -> None:
-    assert _category(pp, "a lawyer explaining all the gory details of a contract") is None
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a lawyer explaining all the gory details of a contract",  # an idiom
+        "a chonky, thicc orange cat on a sofa",  # meme slang for a fat cat
+        "a kid in thongs and a sun hat at the beach",  # flip-flops, in Australia
+        "Zog the little dragon learning to fly",  # a picture-book dragon
+        "my cat Simba asleep in the sun",  # a pet's name, no franchise around it
+    ],
+)
+def test_ordinary_uses_of_words_near_the_lists(pp: PromptPolicy, prompt: str) -> None:
+    assert _category(pp, prompt) is None
 
 
 # --- Censor stars and other languages ----------------------------------------------------------
