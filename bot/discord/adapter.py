@@ -27,6 +27,7 @@ from bot.discord.texts import status_text
 from bot.texts import held_for_review, queue_line, rejected_after_review
 from engine.credentials import ClipFacts, Signing, load_signing
 from engine.journal import Job, JobState
+from engine.presets import get_preset
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -231,7 +232,7 @@ class DiscordAdapter:
                     job.reply.get("status_message_id") or "@original",  # type: ignore[arg-type]
                     content=caption,
                     attachments=[file],
-                    view=clip_view(job.id),
+                    view=clip_view(job.id, extendable=get_preset(job.model).frame_conditions),
                     allowed_mentions=discord.AllowedMentions.none(),
                 )
                 return {"clip_message_id": message.id, "via": "interaction"}
@@ -245,7 +246,7 @@ class DiscordAdapter:
         message = await channel.send(
             content=caption,
             file=file,
-            view=clip_view(job.id),
+            view=clip_view(job.id, extendable=get_preset(job.model).frame_conditions),
             reference=reference,  # type: ignore[arg-type]
             # Discord drops a second message with the same nonce: a retry after a crash mid-send
             # cannot post the clip twice.

@@ -151,13 +151,20 @@ class PromptreelBot(commands.Bot):
             text = status_text(job, queue_line(answer.position or 0, answer.eta_s or 0.0))
             key = job.reply.get("ack", "")
             try:
-                response = await interaction.response.send_message(text, view=status_view(job.id))
-                message = getattr(response, "resource", None)
+                if interaction.response.is_done():
+                    # Deferred (a picture was read first): the "thinking" message becomes the status.
+                    message = await interaction.edit_original_response(content=text, view=status_view(job.id))
+                else:
+                    response = await interaction.response.send_message(text, view=status_view(job.id))
+                    message = getattr(response, "resource", None)
                 if isinstance(message, discord.InteractionMessage):
                     await self.core.db.update_reply(job.id, status_message_id=message.id)
             finally:
                 self.adapter.acked(key)
             return
+        if interaction.response.is_done():
+            # A refusal is for the asker alone: the public "thinking" message goes.
+            await interaction.delete_original_response()
         await self.send_ephemeral(interaction, retry_text(answer))
 
     async def send_ephemeral(self, interaction: discord.Interaction[Any], text: str) -> None:

@@ -17,7 +17,9 @@ import discord
 
 from bot.discord import texts
 
-CUSTOM_ID = re.compile(r"promptreel:(?P<action>reroll|remix|info|delete|cancel|report):(?P<job>[0-9]{1,18})")
+CUSTOM_ID = re.compile(
+    r"promptreel:(?P<action>reroll|remix|info|delete|cancel|report|extend):(?P<job>[0-9]{1,18})"
+)
 
 # The labels are in `texts.BUTTON_LABELS`.
 _LOOK: dict[str, tuple[str, discord.ButtonStyle]] = {
@@ -27,6 +29,7 @@ _LOOK: dict[str, tuple[str, discord.ButtonStyle]] = {
     "delete": ("🗑️", discord.ButtonStyle.danger),
     "cancel": ("✖️", discord.ButtonStyle.danger),
     "report": ("🚩", discord.ButtonStyle.secondary),
+    "extend": ("⏩", discord.ButtonStyle.primary),
 }
 
 
@@ -79,10 +82,16 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM_
         await job_actions(interaction).on_job_button(interaction, self.action, self.job_id)
 
 
-def clip_view(job_id: int) -> discord.ui.View:
+def clip_view(job_id: int, *, extendable: bool = False) -> discord.ui.View:
+    """The clip's buttons; Extend, where the preset can continue a clip, on a second row (a row
+    holds five)."""
     view = discord.ui.View(timeout=None)
     for action in ("reroll", "remix", "info", "delete", "report"):
         view.add_item(JobButton(action, job_id))
+    if extendable:
+        button = JobButton("extend", job_id)
+        button.item.row = 1
+        view.add_item(button)
     return view
 
 

@@ -98,7 +98,9 @@ BUTTON_LABELS = {
     "delete": "Delete",
     "cancel": "Cancel",
     "report": "Report",
+    "extend": "Extend",
 }
+IMAGE_TOO_BIG = "That picture is too large to start a video from; please send one under 20 MB."
 REMIX_TITLE = "Remix this video"
 REMIX_PROMPT_LABEL = "New prompt (same seed and options)"
 

@@ -22,6 +22,7 @@ from bot.discord.client import PromptreelBot
 from bot.discord.components import RemixModal, job_id_of, status_view
 from bot.discord.texts import retry_text, status_text
 from bot.texts import queue_line
+from engine.image import MAX_BYTES as MAX_IMAGE_BYTES
 from engine.presets import PRESETS, get_preset
 from engine.request import MAX_SEED, MIN_FPS, longest_seconds
 
@@ -70,6 +71,8 @@ class Video(commands.Cog):
             guidance="How closely to follow the prompt",
             seed="Same seed + same prompt = same video",
             model="Which model renders it",
+            image="A picture to start from (if this server allows it)",
+            loop="End on the picture it starts from",
         )
         @app_commands.choices(aspect=[app_commands.Choice(name=a, value=a) for a in ASPECTS])
         async def video(
@@ -84,6 +87,8 @@ class Video(commands.Cog):
             guidance: app_commands.Range[float, 0.0, max_guidance] | None = None,  # type: ignore[valid-type]
             seed: app_commands.Range[int, 0, MAX_SEED] | None = None,  # type: ignore[valid-type]
             model: str | None = None,
+            image: discord.Attachment | None = None,
+            loop: bool | None = None,
         ) -> None:
             options = {
                 "negative_prompt": negative,
@@ -95,9 +100,18 @@ class Video(commands.Cog):
                 "guidance": guidance,
                 "seed": seed,
                 "model": model,
+                "loop": loop or None,
             }
+            picture = None
+            if image is not None:
+                if image.size > MAX_IMAGE_BYTES:
+                    await self.bot.send_ephemeral(interaction, texts.IMAGE_TOO_BIG)
+                    return
+                # Reading and checking a picture can outlast the 3 s an answer may take.
+                await interaction.response.defer(thinking=True)
+                picture = await image.read()
             await self.submit_interaction(
-                interaction, prompt, {k: v for k, v in options.items() if v is not None}
+                interaction, prompt, {k: v for k, v in options.items() if v is not None}, image=picture
             )
 
         @video.autocomplete("model")
@@ -115,10 +129,16 @@ class Video(commands.Cog):
     # --- queueing from an interaction ----------------------------------------------------------
 
     async def submit_interaction(
-        self, interaction: discord.Interaction[Any], prompt: str, options: dict[str, Any]
+        self,
+        interaction: discord.Interaction[Any],
+        prompt: str,
+        options: dict[str, Any],
+        image: bytes | None = None,
     ) -> None:
         who = await self.bot.interaction_requester(interaction)
-        await self.queue_from(interaction, lambda reply: self.core.submit(who, prompt, options, reply=reply))
+        await self.queue_from(
+            interaction, lambda reply: self.core.submit(who, prompt, options, reply=reply, image=image)
+        )
 
     async def queue_from(
         self, interaction: discord.Interaction[Any], submit: Callable[[dict[str, Any]], Awaitable[Answer]]
@@ -168,7 +188,12 @@ class Video(commands.Cog):
             if parent is not None:
                 answer = await self.core.remix(who, parent, text, reply=reply)
             else:
-                answer = await self.core.submit_text(who, text, reply=reply)
+                try:
+                    picture = await _picture_of(message)
+                except _TooBig:
+                    await message.reply(texts.IMAGE_TOO_BIG, mention_author=False)
+                    return
+                answer = await self.core.submit_text(who, text, reply=reply, image=picture)
             if answer.event == "queued" and answer.job_id is not None:
                 job = await self.core.db.get(answer.job_id)
                 status = await message.reply(
@@ -208,6 +233,8 @@ class Video(commands.Cog):
             return
         if action == "reroll":
             await self.queue_from(interaction, lambda reply: core.reroll(who, job_id, reply=reply))
+        elif action == "extend":
+            await self.queue_from(interaction, lambda reply: core.extend(who, job_id, reply=reply))
         elif action == "remix":
             limit = get_preset(job.request.model).max_prompt_chars
             await interaction.response.send_modal(RemixModal(job_id, job.request.prompt, limit))
@@ -228,3 +255,17 @@ class Video(commands.Cog):
     async def on_remix_submit(self, interaction: discord.Interaction[Any], job_id: int, prompt: str) -> None:
         who = await self.bot.interaction_requester(interaction)
         await self.queue_from(interaction, lambda reply: self.core.remix(who, job_id, prompt, reply=reply))
+
+
+class _TooBig(Exception):
+    pass
+
+
+async def _picture_of(message: discord.Message) -> bytes | None:
+    """The first picture attached to a mention or DM, or None; a too-large one is never read."""
+    for attachment in message.attachments:
+        if (attachment.content_type or "").startswith("image/"):
+            if attachment.size > MAX_IMAGE_BYTES:
+                raise _TooBig
+            return await attachment.read()
+    return None
