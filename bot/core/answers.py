@@ -23,6 +23,9 @@ class Requester:
     is_owner: bool = False
     # The member's role ids where the surface has roles (Discord), for quota and priority roles.
     roles: tuple[str, ...] = ()
+    # The adapter that answers this person (None: the core's first). A Discord user and a
+    # Bluesky handle are different people: social adapters prefix their ids with the network.
+    surface: str | None = None
 
     def moderates(self, guild_id: str | None) -> bool:
         """May act as a moderator on what belongs to `guild_id` (None: DMs, the whole bot)?

@@ -1,7 +1,10 @@
 """`Core`: the chat workflow every surface shares, started and stopped as one.
 
-A surface (the console, Discord) turns its input into calls on `Core` and shows the
-`Answer`s; it implements `Adapter` to show progress and deliver results. Admission, policy,
+A surface (the console, Discord, a social network) turns its input into calls on `Core` and
+shows the `Answer`s; it implements `Adapter` to show progress and deliver results. One core
+serves several adapters over one journal and one worker: each has a dispatcher of its own, so a
+stuck or rate-limited network delays only its own replies, and an adapter with a `run(core)`
+coroutine (the social networks' polling) is started and stopped with the core, supervised. Admission, policy,
 scheduling and delivery bookkeeping live in the core and the modules it calls, so a
 behaviour every surface shares is written, and tested, once.
 """
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from bot import privacy
@@ -20,6 +23,7 @@ from bot.core.delivery import Adapter, Dispatcher, IdleWait
 from bot.core.events import JobEvent, JobEvents
 from bot.core.intake import Intake
 from bot.core.runtime import InProcessWorker
+from bot.core.surfaces import Surfaces
 from bot.core.upkeep import Upkeep
 from bot.policy import PromptPolicy
 from bot.policy.classifiers import HostedModeration, LocalClassifier, TextClassifier
@@ -54,9 +58,17 @@ class Core(Intake, Commands):
         policy: PromptPolicy | None = None,
         layers: Layers | None = None,
         idle_wait: IdleWait | None = None,
+        also: Sequence[Adapter] = (),
     ) -> None:
+        """`adapter` answers jobs whose requester names no surface; `also`: more adapters."""
         self.settings = settings
+        self.journal = None
         self.adapter = adapter
+        self.adapters: dict[str, Adapter] = {}
+        for each in (adapter, *also):
+            self.add_adapter(each)
+        self.dispatchers: dict[str, Dispatcher] = {}
+        self.surfaces = Surfaces(self, idle_wait=idle_wait)
         self.policy = policy or PromptPolicy()
         self.layers = layers or build_layers(settings, self.policy)
         self.journal = None
@@ -94,25 +106,40 @@ class Core(Intake, Commands):
             # The dispatcher's own connection and thread: a reply is recorded as sent the moment
             # it is, not behind a queue of intake work (a crash in between would send it twice).
             self._deliveries = await self._open_journal(checkpoint=False)
-            self.dispatcher = Dispatcher(
-                self._deliveries, self.adapter, idle_wait=self.idle_wait, events=self.events
-            )
+            self.dispatchers = {
+                name: Dispatcher(self._deliveries, adapter, idle_wait=self.idle_wait, events=self.events)
+                for name, adapter in self.adapters.items()
+            }
+            self.dispatcher = self.dispatchers[self.adapter.name]
             every_s = max(0.05, s.lease_seconds / 3)
             self.upkeep = Upkeep(
-                self.journal, self.adapter, self.dispatcher, every_s=every_s, idle_wait=self.idle_wait,
+                self.journal,
+                list(self.adapters.values()),
+                list(self.dispatchers.values()),
+                every_s=every_s,
+                idle_wait=self.idle_wait,
                 retention=self.apply_retention,
-            )  # fmt: skip
+            )
             if s.in_process_worker:
                 self.runtime = InProcessWorker(s, self._on_worker_event, idle_wait=self.idle_wait)
                 await self.runtime.start()
-            self.dispatcher.start()
+            for dispatcher in self.dispatchers.values():
+                dispatcher.start()
             self.upkeep.start()
             for service in self.services:
                 await service.start()
                 self._started.append(service)
+            self.surfaces.start()
         except BaseException:
             await self.close()
             raise
+
+    def add_adapter(self, adapter: Adapter) -> None:
+        """Serve one more surface; before `start()`. Its jobs are those recorded with its name."""
+        assert self.journal is None, "adapters are added before Core.start()"
+        if adapter.name in self.adapters:
+            raise ValueError(f"two adapters named {adapter.name!r}")
+        self.adapters[adapter.name] = adapter
 
     def _warn_about_licences(self) -> None:
         """An owner who charges members hears at start which offered models' licences forbid that."""
@@ -166,8 +193,8 @@ class Core(Intake, Commands):
     def _on_worker_event(self, kind: str, job_id: int, data: dict[str, Any]) -> None:
         if kind == "claimed":
             self.events.emit(JobEvent("started", job_id, self.settings.model))
-        if self.dispatcher is not None:
-            self.dispatcher.notify(kind, job_id, data)
+        for dispatcher in self.dispatchers.values():  # each looks only at its own adapter's jobs
+            dispatcher.notify(kind, job_id, data)
         if self.upkeep is not None:
             self.upkeep.notify(kind, job_id, data)
 
@@ -176,18 +203,20 @@ class Core(Intake, Commands):
 
         Closing twice is harmless (hosts and tests both may).
         """
+        await self.surfaces.stop()  # no new prompts while the rest stops
         started, self._started = getattr(self, "_started", []), []
         for service in reversed(started):
             try:
                 await service.stop()
             except Exception:
                 log.exception("stopping %s failed", type(service).__name__)
-        upkeep, dispatcher, runtime = self.upkeep, self.dispatcher, self.runtime
+        upkeep, dispatchers, runtime = self.upkeep, self.dispatchers, self.runtime
         deliveries, journal = self._deliveries, self.journal
         self.upkeep = self.dispatcher = self.runtime = self._deliveries = self.journal = None
+        self.dispatchers = {}
         if upkeep is not None:
             await upkeep.stop()
-        if dispatcher is not None:
+        for dispatcher in dispatchers.values():
             await dispatcher.stop()
         if runtime is not None:
             await runtime.stop()
@@ -198,10 +227,11 @@ class Core(Intake, Commands):
         await self.layers.close()
 
     async def wait_idle(self) -> None:
-        """Return once every job this adapter admitted has finished and been answered."""
+        """Return once every job any of its adapters admitted has finished and been answered."""
         assert self.dispatcher is not None
-        while await self.db.unfinished(self.adapter.name):
-            await self.dispatcher.changed(within=0.5)
+        for name in self.adapters:
+            while await self.db.unfinished(name):
+                await self.dispatchers[name].changed(within=0.5)
 
 
 def build_layers(settings: Settings, policy: PromptPolicy) -> Layers:

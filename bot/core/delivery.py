@@ -24,6 +24,7 @@ from engine.journal import AsyncJournal, Job, JobState
 log = logging.getLogger(__name__)
 
 MAX_DELIVERY_ATTEMPTS = 6
+STOP_GRACE_S = 30.0
 
 
 IdleWait = Callable[[Awaitable[Any]], Awaitable[Any]]
@@ -46,11 +47,16 @@ class Adapter(Protocol):
 
 
 class DeliveryError(Exception):
-    """The adapter could not deliver; `retry` says whether trying again later can help."""
+    """The adapter could not deliver; `retry` says whether trying again later can help.
 
-    def __init__(self, message: str, *, retry: bool = True) -> None:
+    `retry_after`: seconds the network asked us to wait (a 429's reset header); the next try
+    waits at least that long, and the usual backoff when it is longer.
+    """
+
+    def __init__(self, message: str, *, retry: bool = True, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry = retry
+        self.retry_after = retry_after
 
 
 async def _at_most(awaitable: Any, seconds: float) -> None:
@@ -91,6 +97,8 @@ class Dispatcher:
         self.poll = poll
         # Tries of one reply before giving up (and telling the requester, where possible).
         self.max_attempts = MAX_DELIVERY_ATTEMPTS
+        # Seconds `stop()` lets sends in progress finish (a clip upload) before cancelling them.
+        self.stop_grace = STOP_GRACE_S
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -117,9 +125,16 @@ class Dispatcher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for task in list(self._inflight.values()):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Sends in progress may finish; one stuck past the grace is cancelled, its reply left
+        # `sending` under a lease that expires, so the next start looks before it sends again.
+        inflight = list(self._inflight.values())
+        if inflight:
+            _, stuck = await asyncio.wait(inflight, timeout=self.stop_grace)
+            for task in stuck:
+                task.cancel()
+            for task in inflight:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     def notify(self, kind: str, job_id: int, data: dict[str, Any] | None = None) -> None:
         """Called on the loop (from the worker thread via call_soon_threadsafe) to wake us at once."""
@@ -228,7 +243,8 @@ class Dispatcher:
                 attempts = job.delivery_attempts + 1
                 give_up = not exc.retry or attempts >= self.max_attempts
                 log.warning("delivery of job %s failed (attempt %s): %s", job.id, attempts, exc)
-                await db.delivery_failed(job.id, str(exc), retry_in=None if give_up else backoff(attempts))
+                wait = max(backoff(attempts), exc.retry_after or 0.0)
+                await db.delivery_failed(job.id, str(exc), retry_in=None if give_up else wait)
                 self._tell_failed(job, attempts, give_up)
                 if give_up:
                     await self._tell_undeliverable(job, str(exc))

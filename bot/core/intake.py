@@ -57,7 +57,10 @@ class Intake(CoreBase):
         parent_id: int | None = None,
         reply: dict[str, Any] | None = None,
         image: bytes | None = None,
+        post_id: str | None = None,
     ) -> Answer:
+        """Queue a prompt, or refuse it. `post_id`: the network post it came from, so the same
+        post read twice becomes one job (the second call answers `duplicate`)."""
         options = dict(options or {})
         model = options.pop("model", None) or self.settings.model
         if model not in self.models:
@@ -86,7 +89,9 @@ class Intake(CoreBase):
             # The prompt as typed: cleaning drops bidi overrides, which the policy reads. A prompt
             # admission refuses anyway gets the lists alone (a refusal by them still counts).
             verdict = self.layers.lists(prompt, server) if doomed else await self.layers.check(prompt, server)
-            job, refusal = await self.db.run(self._intake, who, request, verdict, parent_id, reply)
+            job, refusal, new = await self.db.run(
+                self._intake, who, request, verdict, parent_id, reply, post_id
+            )
         except Exception as exc:
             if not is_storage_fault(exc):
                 raise
@@ -96,22 +101,29 @@ class Intake(CoreBase):
             )
             return refused("unavailable", texts.CANNOT_TAKE_PROMPTS)
         self.intake_faults.worked("journal", "intake: prompts are recorded")
+        if not new:
+            return Answer("duplicate", "", job_id=job.id if job else None)
         if refusal is not None:
             category = refusal.category or refusal.reason
-            self.events.emit(JobEvent.of("refused", job, reason=refusal.reason, category=category))
+            if job is not None:
+                self.events.emit(JobEvent.of("refused", job, reason=refusal.reason, category=category))
+            # A post's refusal names its recorded job: the network adapter tells it from one
+            # refused before anything was recorded (bad flags), which it notes itself.
             return refused(
                 refusal.reason,
                 refusal.text,
                 retry_after_s=refusal.retry_after_s,
                 category=refusal.category,
                 data={"layer": refusal.layer} if refusal.layer else {},
+                job_id=job.id if post_id is not None and job is not None else None,
             )
-        self.events.emit(JobEvent.of("queued", job, surface=self.adapter.name))
+        self.events.emit(JobEvent.of("queued", job, surface=job.adapter))
         if self.runtime is not None:
             self.runtime.wake()
         pos = await self.db.position(job.id)
-        if pos is not None and self.dispatcher is not None:
-            self.dispatcher.note_position(job.id, pos.position, pos.eta_s)
+        dispatcher = self.dispatchers.get(job.adapter)
+        if pos is not None and dispatcher is not None:
+            dispatcher.note_position(job.id, pos.position, pos.eta_s)
         position, eta_s = (pos.position, pos.eta_s) if pos else (0, 0.0)
         return Answer(
             "queued",
@@ -149,7 +161,8 @@ class Intake(CoreBase):
         verdict: LayerVerdict,
         parent_id: int | None,
         reply: dict[str, Any] | None,
-    ) -> tuple[Job, admission.Refusal | None]:
+        post_id: str | None = None,
+    ) -> tuple[Job | None, admission.Refusal | None, bool]:
         """The policy's verdict, then admission, in the transaction that records the job."""
         settings = self.settings
 
@@ -170,18 +183,20 @@ class Intake(CoreBase):
                 quota=Quota.resolve(settings, cfg, who.roles),
             )  # fmt: skip
 
-        return journal.enqueue_if(
-            request,
-            admit,
-            user_id=who.user_id,
-            user_name=who.user_name,
-            guild_id=who.guild_id,
-            channel_id=who.channel_id,
-            adapter=self.adapter.name,
-            parent_id=parent_id,
-            reply=reply,
-            priority=Quota.resolve(settings, admission.guild_config(journal, who.guild_id), who.roles).priority,  # noqa: E501
-        )
+        journal_cfg = admission.guild_config(journal, who.guild_id)
+        job = {
+            "user_id": who.user_id,
+            "user_name": who.user_name,
+            "guild_id": who.guild_id,
+            "channel_id": who.channel_id,
+            "adapter": who.surface or self.adapter.name,
+            "parent_id": parent_id,
+            "reply": reply,
+            "priority": Quota.resolve(settings, journal_cfg, who.roles).priority,
+        }
+        if post_id is not None:
+            return journal.enqueue_post(job["adapter"], post_id, request, admit, **job)
+        return (*journal.enqueue_if(request, admit, **job), True)
 
     async def _picture(
         self, who: Requester, model: str, prompt: str, options: dict[str, Any], data: bytes

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from bot import texts
@@ -37,8 +37,8 @@ class Upkeep:
     def __init__(
         self,
         db: AsyncJournal,
-        adapter: Adapter,
-        dispatcher: Dispatcher,
+        adapters: Sequence[Adapter],
+        dispatchers: Sequence[Dispatcher],
         *,
         every_s: float,
         idle_wait: IdleWait | None = None,
@@ -49,8 +49,8 @@ class Upkeep:
         self.db = db
         self.retention = retention
         self.idle_wait: IdleWait = idle_wait or (lambda aw: aw)
-        self.adapter = adapter
-        self.dispatcher = dispatcher
+        self.adapters = {adapter.name: adapter for adapter in adapters}
+        self.dispatchers = list(dispatchers)
         self.every_s = every_s
         self.faults = Episodes(logger=log, then="trying again every round")
         self._wake = asyncio.Event()
@@ -95,22 +95,26 @@ class Upkeep:
             await self.retention()
         for job_id, state in await self.db.requeue_expired():
             log.warning("job %s: its worker stopped renewing the lease; now %s", job_id, state)
-            self.dispatcher.notify("requeued", job_id, {"state": str(state)})
+            for dispatcher in self.dispatchers:
+                dispatcher.notify("requeued", job_id, {"state": str(state)})
 
     async def _tell_delays(self) -> None:
-        tell = getattr(self.adapter, "on_delay", None)
-        jobs = {job.id: job for job in await self.db.delayed(self.adapter.name)}
+        jobs: dict[int, Job] = {}
+        for name in self.adapters:
+            jobs |= {job.id: job for job in await self.db.delayed(name)}
         for job_id in self._delayed - set(jobs):
             job = await self.db.get(job_id)  # the worker may not have been able to note it
-            if job is not None and job.adapter == self.adapter.name:
+            if job is not None and job.adapter in self.adapters:
                 jobs[job_id] = job
         self._delayed.clear()
         running = {(j.id, j.attempts) for j in jobs.values() if j.state == JobState.RUNNING}
         for key in sorted(running - self._told):
             # Kept for the process's life: one small entry per delayed job, and never told twice.
             self._told.add(key)
+            job = jobs[key[0]]
+            tell = getattr(self.adapters[job.adapter], "on_delay", None)
             if tell is not None:
-                await self._tell(tell, jobs[key[0]])
+                await self._tell(tell, job)
 
     async def _tell(self, tell: Any, job: Job) -> None:
         try:

@@ -28,6 +28,7 @@ from engine.journal.migrations import (
     v005_delay,
     v006_held,
     v007_clip_prints,
+    v009_social,
 )
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     v005_delay.up,
     v006_held.up,
     v007_clip_prints.up,
+    v009_social.up,
 ]
 
 

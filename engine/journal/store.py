@@ -16,6 +16,7 @@ from engine.journal.deliveries import Deliveries
 from engine.journal.fair import Fair
 from engine.journal.held import Held
 from engine.journal.observe import Observe
+from engine.journal.posts import Posts
 from engine.journal.prints import Prints
 from engine.journal.privacy import Privacy
 from engine.journal.queue import Queue
@@ -23,7 +24,7 @@ from engine.journal.schema import connect
 from engine.journal.servers import Servers
 
 
-class Journal(Queue, Claims, Deliveries, Held, Fair, Servers, Audit, Observe, Privacy, Prints):
+class Journal(Queue, Claims, Deliveries, Held, Fair, Servers, Audit, Observe, Privacy, Prints, Posts):
     """Synchronous, on the thread that opened it; the event loop uses `AsyncJournal`."""
 
     def __init__(
