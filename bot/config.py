@@ -116,6 +116,37 @@ class Settings(EngineSettings):
         except (KeyError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Paris") from exc
         return value
+    # --- surfaces ------------------------------------------------------------------------
+    # What `python -m bot` serves, comma-separated: discord, bluesky, mastodon (one process,
+    # one journal, one worker; each surface is started, retried and stopped on its own).
+    surfaces: str = "discord"
+    # Social networks: seconds between polls for mentions; a "queued, #N" reply before the clip
+    # (off: on Bluesky and Mastodon an extra public post per prompt reads as noise).
+    social_poll_seconds: float = Field(15.0, gt=0)
+    social_status_replies: bool = False
+    # How often waiting jobs' posts are checked for deletion (one request per waiting job).
+    social_deleted_check_seconds: float = Field(60.0, ge=0)
+    # Seconds to wait for a network to process an uploaded clip before trying again later.
+    social_media_wait_seconds: float = Field(300.0, gt=0)
+    # Seconds between checks of a clip the network is processing.
+    social_media_poll_seconds: float = Field(2.0, gt=0)
+
+    # Mastodon: the instance, and an access token with read:notifications, read:statuses,
+    # write:media and write:statuses (Preferences > Development > New application).
+    mastodon_base_url: str = "https://mastodon.social"
+    mastodon_access_token: SecretStr | None = None
+
+    # Bluesky: the account's handle and an app password (Settings > Privacy and security > App
+    # passwords); the PDS to sign in to and the video service clips are uploaded through.
+    bluesky_handle: str | None = None
+    bluesky_app_password: SecretStr | None = None
+    bluesky_base_url: str = "https://bsky.social"
+    bluesky_video_url: str = "https://video.bsky.app"
+
+    def surface_names(self) -> list[str]:
+        """`surfaces` as a list, lower case, in the order given, without repeats."""
+        names = [n.strip().lower() for n in self.surfaces.split(",") if n.strip()]
+        return list(dict.fromkeys(names))
 
     @field_validator("owner_ids", mode="before")
     @classmethod
