@@ -107,6 +107,10 @@ class SocialSurface:
     async def close(self) -> None:
         """Release the network client."""
 
+    async def refusal_before_render(self) -> str | None:
+        """What to reply instead of queueing, when the clip could not be posted anyway."""
+        return None
+
     # --- the loop ----------------------------------------------------------------------------
 
     def poke(self) -> None:
@@ -162,8 +166,13 @@ class SocialSurface:
             f"{self.name}:{mention.author_id}", mention.handle, self.name, None, surface=self.name
         )
 
-    async def take(self, mention: Mention) -> Answer:
+    async def take(self, mention: Mention) -> Answer | None:
         assert self.core is not None
+        refusal = await self.refusal_before_render()
+        if refusal is not None:
+            if await self.core.db.note_post(self.name, mention.post_id):
+                await self._answer(mention, refusal)
+            return None
         answer = await self.core.submit_text(
             self.requester(mention), mention.text, post_id=mention.post_id, reply=mention.reply
         )
@@ -184,11 +193,14 @@ class SocialSurface:
         elif answer.event == "queued" and self.settings.social_status_replies:
             text = texts.queued(answer.position or 0, answer.eta_s or 0.0)
         if text is not None:
-            try:
-                await self.reply_text(mention.reply, text, key=f"promptreel-{self.name}-{mention.post_id}-0")
-            except Exception as exc:  # the job stands; the clip still comes
-                log.warning("%s: could not answer post %s (%s)", self.name, mention.post_id, exc)
+            await self._answer(mention, text)
         return answer
+
+    async def _answer(self, mention: Mention, text: str) -> None:
+        try:
+            await self.reply_text(mention.reply, text, key=f"promptreel-{self.name}-{mention.post_id}-0")
+        except Exception as exc:  # a job stands, and its clip still comes
+            log.warning("%s: could not answer post %s (%s)", self.name, mention.post_id, exc)
 
     async def sweep_deleted(self) -> None:
         """Drop waiting jobs whose post was deleted: nobody to reply to, no render to spend."""

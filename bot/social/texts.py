@@ -48,6 +48,7 @@ def invalid(detail: str) -> str:
 
 NO_PROMPT = "Mention me with what you'd like to see, e.g. “a paper boat in the rain --frames 16”."
 FAILED = "Sorry, that clip failed to render."
+CANNOT_UPLOAD = "Sorry, I've posted all the videos I'm allowed to today. Please ask again tomorrow."
 CANCELLED = "That clip was cancelled."
 
 

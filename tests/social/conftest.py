@@ -64,3 +64,13 @@ async def run_bot(settings: Settings, *adapters: Any, grace: float = 30.0) -> As
         yield core
     finally:
         await asyncio.wait_for(core.close(), 60)
+
+
+@pytest.fixture
+async def fake_bluesky() -> AsyncIterator[Any]:
+    from tests.social.fakebluesky import FakeBluesky
+
+    fake = FakeBluesky()
+    await fake.start()
+    yield fake
+    await fake.stop()
