@@ -1,4 +1,5 @@
-"""`python -m bot` runs the Discord bot; `python -m bot console` the same workflow on stdin."""
+"""`python -m bot` runs the surfaces in `PROMPTREEL_SURFACES` (Discord by default); `python -m bot
+console` the same workflow on stdin."""
 
 from __future__ import annotations
 
@@ -68,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if argv and argv[0] == "console":
         return _console(argv[1:])
+    if not argv:
+        settings = Settings()
+        if settings.surface_names() != ["discord"]:
+            from bot.serve import run_surfaces
+
+            return run_surfaces(settings)
     from bot.discord.run import run_discord
 
     return run_discord(argv)

@@ -17,8 +17,11 @@ import pytest
 
 from bot.config import Settings
 from bot.core import Core
+from tests.fakediscord.fixtures import fake_discord
 from tests.helpers import isolated_settings
 from tests.social.fakemastodon import FakeMastodon
+
+__all__ = ["fake_discord"]
 
 TINY_FLAGS = "--frames 3 --steps 1 --width 32 --height 32"
 
