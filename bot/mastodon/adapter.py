@@ -31,6 +31,9 @@ T = TypeVar("T")
 # The oldest API the calls below need (v2 media, idempotency keys, instance v2).
 API_VERSION = "4.3.0"
 FALLBACK_RETRY_S = 60.0
+# Notifications per request (the API's default; at most 80), and requests per poll.
+PAGE = 40
+MAX_PAGES = 5
 # Visibilities kept as they are: a reply to a followers-only or direct post stays that narrow.
 NARROW = ("unlisted", "private", "direct")
 
@@ -72,8 +75,16 @@ class MastodonAdapter(SocialSurface):
         return self._limit
 
     async def fetch(self, cursor: str | None) -> list[Mention]:
-        found = await self._call(self.api.notifications, types=["mention"], since_id=cursor, limit=40)
-        return [self._mention(n) for n in reversed(found)]  # the API answers newest first
+        # min_id, not since_id: since_id answers the newest page and leaves a gap behind it when
+        # more than a page arrived; min_id answers the page right after the cursor.
+        mentions: list[Mention] = []
+        for _ in range(MAX_PAGES):
+            found = await self._call(self.api.notifications, types=["mention"], min_id=cursor, limit=PAGE)
+            mentions += [self._mention(n) for n in reversed(found)]  # each page newest first
+            if len(found) < PAGE:
+                break
+            cursor = mentions[-1].cursor
+        return mentions
 
     def _mention(self, note: Any) -> Mention:
         status, account = note.get("status") or {}, note["account"]

@@ -26,6 +26,8 @@ from engine.journal import Job, JobState
 log = logging.getLogger(__name__)
 
 LONGEST_WAIT_S = 300.0
+# The cursor before any mention: below every notification id and every ISO time.
+FIRST_CURSOR = "0"
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ class SocialSurface:
         """Sign in (reusing a stored session where the network rate-limits creating one)."""
 
     async def fetch(self, cursor: str | None) -> list[Mention]:
-        """Mentions after `cursor`, oldest first."""
+        """Mentions after `cursor`, oldest first; with no cursor yet (the first start), the
+        newest page only: the account's older history is not answered."""
         raise NotImplementedError
 
     async def mark_seen(self, mentions: list[Mention]) -> None:
@@ -150,7 +153,12 @@ class SocialSurface:
     async def poll_once(self) -> None:
         assert self.core is not None
         db = self.core.db
-        mentions = await self.fetch(await db.cursor(self.name))
+        cursor = await db.cursor(self.name)
+        mentions = await self.fetch(cursor)
+        if cursor is None and not mentions:
+            # Nothing ever mentioned us: from now on read everything after "the beginning", so
+            # a burst larger than a page is read from its oldest, not its newest, mention.
+            await db.save_cursor(self.name, FIRST_CURSOR)
         for mention in mentions:
             if mention.skip is None:
                 await self.take(mention)

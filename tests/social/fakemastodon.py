@@ -237,13 +237,17 @@ class FakeMastodon:
 
     async def _notifications(self, request: web.Request) -> web.Response:
         types = request.query.getall("types[]", []) or request.query.getall("types", [])
-        since = request.query.get("since_id")
-        limit = int(request.query.get("limit", 40))
+        since, min_id = request.query.get("since_id"), request.query.get("min_id")
+        limit = min(int(request.query.get("limit", 40)), 80)
+        after = since or min_id
         found = [
             n for n in self.notifications
-            if (not types or n["type"] in types) and (since is None or int(n["id"]) > int(since))
+            if (not types or n["type"] in types) and (after is None or int(n["id"]) > int(after))
         ]  # fmt: skip
-        return _json(list(reversed(found))[:limit])  # newest first, as the API pages
+        # Both answer newest first; since_id gives the newest `limit` (a gap behind them),
+        # min_id the `limit` right after the id, which is how a reader pages forward.
+        page = found[:limit] if min_id is not None else found[-limit:]
+        return _json(list(reversed(page)))
 
     async def _get_status(self, request: web.Request) -> web.Response:
         status = self.statuses.get(request.match_info["id"])

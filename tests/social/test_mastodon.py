@@ -223,3 +223,19 @@ async def test_a_restart_with_mentions_in_flight_answers_each_once(
     assert len(jobs) == 5
     for status in early + late:
         assert len(fake.replies_to(status["id"])) == 1
+
+
+async def test_more_than_a_page_of_mentions_at_once_are_all_taken_in_order(
+    fake_mastodon: FakeMastodon, make_settings: Callable[..., Any]
+) -> None:
+    fake = fake_mastodon
+    people = [fake.account(f"p{i}") for i in range(5)]
+    adapter = adapter_for(fake, make_settings, in_process_worker=False)
+    async with run_bot(adapter.settings, adapter) as core:
+        await fake.wait_for(lambda: adapter.polls >= 1)  # read once: nothing there yet
+        posted = [fake.mention(people[i % 5], f"a star {i} {TINY_FLAGS}") for i in range(95)]
+        await wait_jobs(core, 95)
+        jobs = [j for p in people for j in await core.db.history("mastodon:" + p["id"], 100)]
+    jobs.sort(key=lambda j: j.id)
+    assert [j.request.prompt for j in jobs] == [f"a star {i}" for i in range(95)]
+    assert [j.reply["post_id"] for j in jobs] == [s["id"] for s in posted]
