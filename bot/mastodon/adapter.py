@@ -105,6 +105,8 @@ class MastodonAdapter(SocialSurface):
             text=prompt_of(html_text(status.get("content") or "")),
             reply={
                 "post_id": post_id,
+                # An edit after the job was queued drops it, as a deletion does.
+                "edited_at": str(status.get("edited_at")),
                 "acct": account["acct"],
                 "visibility": visibility if visibility in NARROW else "unlisted",
             },
@@ -126,11 +128,13 @@ class MastodonAdapter(SocialSurface):
         return str(status["id"])
 
     async def exists(self, reply: dict[str, Any]) -> bool:
+        """Still there, and as it was when its job was queued (an edited prompt is not the one
+        the job renders)."""
         try:
-            await self._call(self.api.status, reply["post_id"])
+            status = await self._call(self.api.status, reply["post_id"])
         except MastodonNotFoundError:
             return False
-        return True
+        return str(status.get("edited_at")) == reply.get("edited_at", "None")
 
     async def find_reply(self, reply: dict[str, Any]) -> str | None:
         try:

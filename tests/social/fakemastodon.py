@@ -119,6 +119,10 @@ class FakeMastodon:
     def delete(self, status_id: str) -> None:
         self.statuses.pop(status_id)
 
+    def edit(self, status_id: str, words: str) -> None:
+        status = self.statuses[status_id]
+        status["content"], status["edited_at"] = f"<p>{words}</p>", _now()
+
     def replies_to(self, status_id: str) -> list[dict[str, Any]]:
         return [s for s in self.statuses.values() if s["in_reply_to_id"] == status_id]
 
@@ -151,6 +155,7 @@ class FakeMastodon:
             "favourites_count": 0,
             "replies_count": 0,
             "in_reply_to_id": kw.get("in_reply_to_id"),
+            "edited_at": None,
             "in_reply_to_account_id": None,
             "reblog": None,
             "language": "en",

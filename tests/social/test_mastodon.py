@@ -124,21 +124,24 @@ async def test_ignores_its_own_posts_bots_and_reposts_and_drops_deleted_mentions
     robot = fake.mention(fake.account("beep", bot=True), f"a robot {TINY_FLAGS}")
     boosted = fake.mention(human, f"a boost {TINY_FLAGS}", reblog=True)
     doomed = fake.mention(human, f"a ghost {TINY_FLAGS}")
+    changed = fake.mention(human, f"a typo {TINY_FLAGS}")
     kept = fake.mention(human, f"a fern {TINY_FLAGS}")
-    # Take the mentions in with no worker running; one is deleted while its job waits.
+    # Take the mentions in with no worker running; one is deleted, one edited while they wait.
     first = adapter_for(fake, make_settings, in_process_worker=False)
     async with run_bot(first.settings, first) as core:
-        await wait_jobs(core, 2)
+        await wait_jobs(core, 3)
         fake.delete(doomed["id"])
+        fake.edit(changed["id"], f"@promptreel a tulip {TINY_FLAGS}")
         await wait_jobs(core, 1, exactly=True)
     adapter = adapter_for(fake, make_settings)
     async with run_bot(adapter.settings, adapter) as core:
         await fake.wait_for(lambda: clip_replies(fake, kept["id"]))
         await asyncio.wait_for(core.wait_idle(), 60)
         jobs = {j.request.prompt: j for j in await core.db.history("mastodon:" + human["id"], 10)}
-    assert set(jobs) == {"a ghost", "a fern"}
-    assert jobs["a ghost"].state == JobState.CANCELLED and jobs["a ghost"].clip_path is None
-    for status in (own, robot, boosted, doomed):
+    assert set(jobs) == {"a ghost", "a typo", "a fern"}
+    for prompt in ("a ghost", "a typo"):
+        assert jobs[prompt].state == JobState.CANCELLED and jobs[prompt].clip_path is None
+    for status in (own, robot, boosted, doomed, changed):
         assert fake.replies_to(status["id"]) == []
 
 
@@ -239,3 +242,21 @@ async def test_more_than_a_page_of_mentions_at_once_are_all_taken_in_order(
     jobs.sort(key=lambda j: j.id)
     assert [j.request.prompt for j in jobs] == [f"a star {i}" for i in range(95)]
     assert [j.reply["post_id"] for j in jobs] == [s["id"] for s in posted]
+
+
+async def test_media_that_keeps_failing_is_given_up_on_and_the_author_told(
+    fake_mastodon: FakeMastodon, make_settings: Callable[..., Any]
+) -> None:
+    fake = fake_mastodon
+    mention = fake.mention(fake.account("kit"), f"a cliff {TINY_FLAGS}")
+    fake.faults.failing_media = 99
+    adapter = adapter_for(fake, make_settings)
+    async with run_bot(adapter.settings, adapter) as core:
+        core.dispatchers["mastodon"].max_attempts = 2  # rather than waiting out six backoffs
+        [told] = await fake.wait_for(lambda: fake.replies_to(mention["id"]))
+        await asyncio.wait_for(core.wait_idle(), 60)
+        [job] = await core.db.history("mastodon:" + mention["account"]["id"])
+    uploads = [r for r in fake.requests if r.method == "POST" and r.path == "/api/v2/media"]
+    assert len(uploads) == 2 and job.attempts == 1 and job.delivery == "failed"
+    assert told["text"].startswith("@kit ") and "couldn't post" in told["text"]
+    assert not told["media_attachments"]
