@@ -117,7 +117,7 @@ class Settings(EngineSettings):
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Paris") from exc
         return value
     # --- surfaces ------------------------------------------------------------------------
-    # What `python -m bot` serves, comma-separated: discord, bluesky, mastodon (one process,
+    # What `python -m bot` serves, comma-separated: discord, bluesky, mastodon, x (one process,
     # one journal, one worker; each surface is started, retried and stopped on its own).
     surfaces: str = "discord"
     # Social networks: seconds between polls for mentions; a "queued, #N" reply before the clip
@@ -142,6 +142,14 @@ class Settings(EngineSettings):
     bluesky_app_password: SecretStr | None = None
     bluesky_base_url: str = "https://bsky.social"
     bluesky_video_url: str = "https://video.bsky.app"
+
+    # X (optional, `x` in surfaces; every post is paid for): API v2 base URL and OAuth 1.0a user
+    # tokens of the bot's account (developer portal > your app > Keys and tokens).
+    x_base_url: str = "https://api.x.com"
+    x_api_key: SecretStr | None = None
+    x_api_secret: SecretStr | None = None
+    x_access_token: SecretStr | None = None
+    x_access_token_secret: SecretStr | None = None
 
     def surface_names(self) -> list[str]:
         """`surfaces` as a list, lower case, in the order given, without repeats."""

@@ -21,7 +21,7 @@ from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
-KNOWN = ("discord", "bluesky", "mastodon")
+KNOWN = ("discord", "bluesky", "mastodon", "x")
 RETRY_FIRST_S = 2.0
 RETRY_LONGEST_S = 300.0
 
@@ -38,6 +38,11 @@ def missing_settings(settings: Settings) -> list[str]:
             lines.append("PROMPTREEL_MASTODON_ACCESS_TOKEN is not set (Preferences > Development)")
         elif name == "bluesky" and not (settings.bluesky_handle and _set(settings.bluesky_app_password)):
             lines.append("PROMPTREEL_BLUESKY_HANDLE and PROMPTREEL_BLUESKY_APP_PASSWORD are needed")
+        elif name == "x" and not all(
+            _set(getattr(settings, f"x_{key}"))
+            for key in ("api_key", "api_secret", "access_token", "access_token_secret")
+        ):
+            lines.append("X needs PROMPTREEL_X_API_KEY, _API_SECRET, _ACCESS_TOKEN and _ACCESS_TOKEN_SECRET")
     return lines
 
 
@@ -57,6 +62,10 @@ def social_adapters(settings: Settings) -> list[Any]:
             from bot.bluesky import BlueskyAdapter
 
             out.append(BlueskyAdapter(settings))
+        elif name == "x":
+            from bot.x import XAdapter
+
+            out.append(XAdapter(settings))
     return out
 
 

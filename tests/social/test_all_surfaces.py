@@ -89,8 +89,9 @@ async def test_discord_bluesky_and_mastodon_in_one_process(
 
 
 def test_missing_credentials_are_named_one_line_each(make_settings: Callable[..., Any]) -> None:
-    lines = missing_settings(make_settings(surfaces="bluesky,mastodon,myspace"))
-    assert len(lines) == 3
+    lines = missing_settings(make_settings(surfaces="bluesky,mastodon,x,myspace", x_api_key="k"))
+    assert len(lines) == 4
     assert "PROMPTREEL_BLUESKY_APP_PASSWORD" in lines[0]
     assert "PROMPTREEL_MASTODON_ACCESS_TOKEN" in lines[1]
-    assert "myspace" in lines[2]
+    assert "PROMPTREEL_X_API_KEY" in lines[2]
+    assert "myspace" in lines[3]
