@@ -260,3 +260,19 @@ async def test_media_that_keeps_failing_is_given_up_on_and_the_author_told(
     assert len(uploads) == 2 and job.attempts == 1 and job.delivery == "failed"
     assert told["text"].startswith("@kit ") and "couldn't post" in told["text"]
     assert not told["media_attachments"]
+
+
+async def test_a_429_on_reading_mentions_pauses_reading_until_the_reset(
+    fake_mastodon: FakeMastodon, make_settings: Callable[..., Any]
+) -> None:
+    fake = fake_mastodon
+    mention = fake.mention(fake.account("lou"), f"an igloo {TINY_FLAGS}")
+    fake.faults.rate_limited["GET /api/v1/notifications"] = (1, 3.0)
+    adapter = adapter_for(fake, make_settings, in_process_worker=False)
+    async with run_bot(adapter.settings, adapter) as core:
+        await wait_jobs(core, 1)
+        assert await core.db.post_job("mastodon", mention["id"]) is not None
+    reads = [r for r in fake.requests if r.path == "/api/v1/notifications"]
+    assert reads[0].status == 429 and reads[1].status == 200
+    # Polls are 0.1 s apart; the reset the server named (3 s) is what was waited for.
+    assert reads[1].at - reads[0].at >= 2.5
