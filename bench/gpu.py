@@ -222,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="shrunk architectures and a tiny clip (CPU, CI)")
-    parser.add_argument("--presets", default=",".join(p for p in known() if p != "zeroscope"))
+    # Zeroscope and LTX's condition preset share another preset's architecture: measured once.
+    same = {"zeroscope", "ltx-video-i2v"}
+    parser.add_argument("--presets", default=",".join(p for p in known() if p not in same))
     parser.add_argument(
         "--modes", default=None, help=f"default {','.join(MODES)}; without compile in --smoke"
     )

@@ -42,8 +42,11 @@ def liveness_window(core: Core) -> float:
 
 
 def adapters_of(core: Core) -> list[Any]:
-    """The surfaces the core serves: `core.adapters` once a core serves several, else its one."""
-    return list(getattr(core, "adapters", None) or [core.adapter])
+    """The surfaces the core serves (`core.adapters`, by name), else its one adapter."""
+    adapters = getattr(core, "adapters", None)
+    if isinstance(adapters, dict):
+        return list(adapters.values()) or [core.adapter]
+    return list(adapters or [core.adapter])
 
 
 async def workers_seen(core: Core, db: AsyncJournal, since: float) -> list[WorkerSeen]:

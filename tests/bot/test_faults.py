@@ -380,7 +380,9 @@ def _one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
     assert proc.returncode == 1, (proc.returncode, proc.stderr[-2000:])
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert proc.stdout == ""
-    lines = proc.stderr.strip().splitlines()
+    # Start-up warnings (clips going out unsigned without credentials, say) are log lines of
+    # their own; the failure itself is one line.
+    lines = [line for line in proc.stderr.strip().splitlines() if " WARNING " not in line]
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
     return lines[0]
 

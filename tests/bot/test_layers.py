@@ -26,7 +26,7 @@ OWNER = Requester("owner", "Owner", "g1", "c1", is_owner=True)  # an owner, aski
 ANN = Requester("ann", "Ann", "g1", "c1")
 BEN = Requester("ben", "Ben", "g2", "c2")
 
-GORE = "a chef cut open his belly and pulled out the insides"  # no listed word: the lists admit it
+GORE = "what the stranger did in the old warehouse was unspeakable"  # the lists admit it
 CANNOT_CHECK = (
     "Sorry, I can't check prompts right now, so I can't take this one. Please try again in a few minutes."
 )
@@ -61,7 +61,7 @@ def is_refused(answer: Answer, category: str | None, reason: str = "policy") -> 
 async def test_each_server_gets_the_layers_it_chose(
     make_core: Callable[..., Any], fake_moderation: FakeModeration
 ) -> None:
-    fake_moderation.flag("belly", "violence/graphic")
+    fake_moderation.flag("warehouse", "violence/graphic")
     core = await make_core()
     assert (await Moderation(core).classifier(MOD1, "hosted")).data["classifier"] == "hosted"
 
@@ -85,7 +85,7 @@ async def test_each_server_gets_the_layers_it_chose(
 async def test_the_bot_wide_default_applies_until_a_server_chooses(
     make_core: Callable[..., Any], fake_moderation: FakeModeration
 ) -> None:
-    fake_moderation.flag("belly", "violence")
+    fake_moderation.flag("warehouse", "violence")
     core = await make_core(classifier="hosted")
     is_refused(await core.submit(BEN, GORE, TINY), "violence")
     assert (await Moderation(core).classifier(MOD2, "off")).event == "info"
@@ -113,7 +113,7 @@ async def test_fail_closed_refuses_until_the_classifier_answers(
 async def test_fail_open_admits_what_the_lists_admit(
     make_core: Callable[..., Any], fake_moderation: FakeModeration, fault: str
 ) -> None:
-    fake_moderation.flag("belly", "violence")
+    fake_moderation.flag("warehouse", "violence")
     core = await make_core(classifier="hosted", classifier_fail_open=True)
     fake_moderation.mode = fault
     assert (await core.submit(ANN, GORE, TINY)).event == "queued"
@@ -207,15 +207,15 @@ async def test_only_an_owner_phrase_is_exempt_from_the_minors_check(
 async def test_an_allowed_phrase_is_hidden_from_the_classifier_but_minors_still_counts(
     make_core: Callable[..., Any], fake_moderation: FakeModeration
 ) -> None:
-    fake_moderation.flag("belly", "violence")
+    fake_moderation.flag("warehouse", "violence")
     fake_moderation.flag("sleepover", "sexual/minors")
     core = await make_core(classifier="hosted")
     mod = Moderation(core)
-    assert (await mod.allow(MOD1, "add", "belly")).event == "info"
+    assert (await mod.allow(MOD1, "add", "warehouse")).event == "info"
     assert (await core.submit(ANN, GORE, TINY)).event == "queued"
     # Asked once without the phrase (its verdict counts), once with it for the minors check alone.
     without, full = fake_moderation.inputs()[-2:]
-    assert "belly" not in without and full == GORE
+    assert "warehouse" not in without and full == GORE
     is_refused(await core.submit(BEN, GORE, TINY), "violence")  # g2 did not allow it
 
     assert (await mod.allow(MOD1, "add", "sleepover")).event == "info"

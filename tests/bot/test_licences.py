@@ -49,13 +49,15 @@ def test_engine_presets_shows_every_licence(tmp_path: Path) -> None:
     )
     blocks = proc.stdout.split("\n    weights licence: ")
     # One licence line per preset, each following that preset's block.
-    licences = dict(zip(["tiny", "ltx-video", "wan2.1-1.3b", "cogvideox-2b", "modelscope", "zeroscope"],
-                        [b.splitlines()[0] for b in blocks[1:]], strict=True))  # fmt: skip
+    names = ["tiny", "ltx-video", "tiny-i2v", "ltx-video-i2v", "wan2.1-1.3b", "cogvideox-2b", "modelscope",
+             "zeroscope"]  # fmt: skip
+    licences = dict(zip(names, [b.splitlines()[0] for b in blocks[1:]], strict=True))
     for name in ("modelscope", "zeroscope"):
         assert licences[name].startswith("CC-BY-NC-4.0") and "NON-COMMERCIAL" in licences[name]
     for name in ("wan2.1-1.3b", "cogvideox-2b"):
         assert licences[name].startswith("Apache-2.0") and "commercial use allowed" in licences[name]
-    assert "Lightricks" in licences["ltx-video"] and "conditions" in licences["ltx-video"]
+    for name in ("ltx-video", "ltx-video-i2v"):
+        assert "Lightricks" in licences[name] and "conditions" in licences[name]
 
 
 async def test_a_paid_bot_is_told_at_start(make_settings, caplog) -> None:  # type: ignore[no-untyped-def]
