@@ -18,11 +18,14 @@ import torch
 from engine.conditions import join_extension, pipeline_kwargs
 from engine.loader import load_pipeline
 from engine.presets import Preset, get_preset
+from engine.preview import Previewer, Previews, previewer_for
 from engine.request import RenderRequest
 from engine.settings import EngineSettings
 
 ProgressFn = Callable[[int, int], None]
 CancelFn = Callable[[], bool]
+# (step, total, one first-frame image per request of the batch)
+PreviewFn = Callable[[int, int, list[np.ndarray]], None]
 
 
 class Cancelled(Exception):
@@ -66,6 +69,8 @@ class Renderer:
             torch.set_num_threads(settings.torch_threads)
         self.preset = get_preset(preset or settings.model) if not isinstance(preset, Preset) else preset
         self.pipe = pipe if pipe is not None else load_pipeline(self.preset, settings)
+        # None where this pipeline class has no preview decoder: its renders have no previews.
+        self.previewer: Previewer | None = previewer_for(self.pipe)
 
     def render(
         self,
@@ -73,11 +78,15 @@ class Renderer:
         *,
         on_progress: ProgressFn | None = None,
         should_cancel: CancelFn | None = None,
+        previews: Previews | None = None,
+        on_preview: PreviewFn | None = None,
     ) -> list[RenderResult]:
         """Render requests in one pipeline call; each keeps its own seed and prompt.
 
         Each request gets its own CPU generator, so a request's noise, and therefore its
         clip, is the same whether it is rendered alone or in a batch, on any device.
+        With `previews` and `on_preview`, the steps `previews` says are due hand over the first
+        frame of each video, decoded from that step's latents, before their progress.
         """
         batch = [requests] if isinstance(requests, RenderRequest) else list(requests)
         if not batch:
@@ -90,24 +99,44 @@ class Renderer:
             raise Cancelled()
 
         total = first.steps
+        previewer = self.previewer if previews is not None and on_preview is not None else None
+        # When the last step callback returned: a step's time is from there to the next callback.
+        step_began: float | None = None
 
-        def step_done(step: int) -> None:
+        def preview(step: int, latents: Any) -> None:
+            assert previews is not None and previewer is not None and on_preview is not None
+            step_seconds = None if step_began is None else time.perf_counter() - step_began
+            if latents is None or not previews.due(step, total, time.monotonic()):
+                return
+            images = previews.make(
+                lambda: previewer.images(latents, first.frames, first.width, first.height, previews.max_side),
+                step_seconds,
+            )
+            if images is not None:
+                on_preview(step, total, images)
+
+        def step_done(step: int, latents: Any) -> None:
+            nonlocal step_began
+            if previewer is not None:
+                preview(step + 1, latents)
             if on_progress is not None:
                 on_progress(step + 1, total)
             if should_cancel is not None and should_cancel():
                 raise Cancelled()
+            step_began = time.perf_counter()
 
         kwargs: dict[str, Any] = dict(self.preset.call_kwargs)
         if self.preset.callback_style == "legacy":
-            kwargs["callback"] = lambda step, _t, _latents: step_done(step)
+            kwargs["callback"] = lambda step, _t, latents: step_done(step, latents)
             kwargs["callback_steps"] = 1
         else:
 
             def on_step_end(_pipe: Any, step: int, _t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
-                step_done(step)
+                step_done(step, tensors.get("latents"))
                 return tensors
 
             kwargs["callback_on_step_end"] = on_step_end
+            kwargs["callback_on_step_end_tensor_inputs"] = ["latents"]
         if self.preset.fps_kwarg:
             kwargs[self.preset.fps_kwarg] = first.fps
         # A batch shares its conditions: requests with different pictures never share a key.

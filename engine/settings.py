@@ -57,6 +57,16 @@ class EngineSettings(BaseSettings):
     max_attempts: int = Field(3, ge=1)
     # Progress is written to the journal at most this often.
     progress_interval_seconds: float = Field(1.0, ge=0.0)
+    # Live previews (engine.preview): the first frame as it forms, decoded every this many steps
+    # (0 = never) and at most this often; keep the seconds at or above the chat side's
+    # status_edit_seconds, which no surface shows previews faster than.
+    preview_every_steps: int = Field(5, ge=0)
+    preview_seconds: float = Field(3.0, ge=0.0)
+    # The longer side of a preview, in pixels (the VAE decodes shrunk latents to get there).
+    preview_max_side: int = Field(256, ge=16, le=1024)
+    # A preview may cost at most this many denoising steps (measured once per worker); past it,
+    # that worker makes no more previews. 0 turns them off after the first measurement.
+    preview_max_cost: float = Field(1.0, ge=0.0)
     # How long a journal write waits for another process's lock before it counts as failed.
     busy_timeout_seconds: float = Field(15.0, gt=0)
     # When storage fails (journal locked or full, clips folder unwritable), workers retry with

@@ -247,3 +247,28 @@ def test_cpu_offload_without_a_gpu_says_so(
     settings = make_settings(model_path=tiny_model_folder(preset.pipeline_class), cpu_offload=True)
     with pytest.raises(ModelUnavailable, match="needs a GPU"):
         Renderer(settings, preset)
+
+
+def test_previews_decode_the_first_frame_with_the_presets_vae(renderer: Renderer) -> None:
+    """Each real preset's pipeline class gets previews: one per step asked for, of the clip's size,
+    and at the last step close to the clip's own first frame (the same VAE on the same latents)."""
+    from engine.preview import Previews
+
+    preset = renderer.preset
+    width, height = SMALL_SIZE[preset.name]
+    request = replace(small_request(preset), steps=3)
+    previews = Previews(every_steps=1, min_seconds=0.0, max_side=max(width, height), max_cost=1e9, last=True)
+    shown: list[tuple[int, np.ndarray]] = []
+    [result] = renderer.render(
+        request,
+        previews=previews,
+        on_preview=lambda step, _total, images: shown.extend((step, i) for i in images),
+    )
+    # The first step has no step time to weigh a preview against yet: previews start at step 2.
+    assert [step for step, _ in shown] == [2, 3]
+    for _, image in shown:
+        assert image.dtype == np.uint8 and image.shape == (height, width, 3)
+        assert image.std() > 0
+    last, first_frame = shown[-1][1].astype(float), result.frames[0].astype(float)
+    # (Exactly it where frames are decoded one by one; LTX's decoder also looks at the next frames.)
+    assert np.corrcoef(last.ravel(), first_frame.ravel())[0, 1] > 0.3
