@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from engine.journal import Job, Journal, is_lock_fault, is_storage_fault
+from engine.preview import Previews
+from engine.previewfiles import PreviewFiles
 from engine.settings import EngineSettings
 from engine.storage import Episodes, check_writable, fix_for, storage_trouble
 
@@ -79,6 +81,10 @@ class Worker:
         self._detector: Any = None
         self._detector_loaded = False
         self.journal = journal or self._open_journal()
+        # Live previews: when they are due, and whether this machine can afford them (measured
+        # on the first one, then kept for this worker's life); their files under the clips folder.
+        self.previews = Previews.from_settings(settings)
+        self.preview_files = PreviewFiles(settings.resolved_clips_dir)
         from engine.credentials import load_signing
 
         # Read and tried once at start-up (after the journal, whose faults come first); None,
@@ -207,6 +213,7 @@ class Worker:
         self.renderer  # load before the first claim, so a job never waits for a model load  # noqa: B018
         self.detector  # noqa: B018 - likewise; warns once here if the output check cannot run
         self._may(lambda: self.journal.heartbeat(self.name, self.preset.name), None)
+        self._sweep_previews()
         heartbeat = threading.Thread(target=self._heartbeat_loop, name="promptreel-heartbeat", daemon=True)
         heartbeat.start()
         try:
@@ -230,6 +237,12 @@ class Worker:
         finally:
             self.stop.set()
             heartbeat.join(timeout=5)
+
+    def _sweep_previews(self) -> None:
+        """Delete preview files no running job owns (left by a worker that died mid-render)."""
+        running = self._may(lambda: self.journal.running(), None, writes=False)
+        if running is not None:
+            self.preview_files.sweep({(j.id, j.attempts) for j in running})
 
     def _anything_waiting(self) -> bool:
         return self.journal.count_waiting(model=self.preset.name) > 0
@@ -278,6 +291,14 @@ class Worker:
     # --- one batch -----------------------------------------------------------------------------
 
     def process(self, jobs: list[Job]) -> None:
+        """Render, store and report one batch; its live previews' files go when it ends, however."""
+        try:
+            self._process(jobs)
+        finally:
+            for job in jobs:
+                self.preview_files.done(job.id)
+
+    def _process(self, jobs: list[Job]) -> None:
         from engine.render import Cancelled
 
         attempts = {j.id: j.attempts for j in jobs}
@@ -307,9 +328,28 @@ class Worker:
                 lambda: all(self.journal.cancel_requested(j.id) for j in jobs), False, writes=False
             )
 
+        def on_preview(step: int, _total: int, images: list[Any]) -> None:
+            files = self.preview_files
+            for job, image in zip(jobs, images, strict=True):
+                path = files.write(job.id, attempts[job.id], step, image)
+                if path is None:
+                    continue
+                # Fenced like progress; skipped, never waited for, while the journal fails.
+                if self._may(
+                    lambda j=job, p=path: self.journal.preview(j.id, self.name, attempts[j.id], str(p), step),
+                    False,
+                ):
+                    files.shown(job.id, path)
+                else:
+                    files.discard(path)
+
         try:
             results = self.renderer.render(
-                [j.request for j in jobs], on_progress=on_progress, should_cancel=should_cancel
+                [j.request for j in jobs],
+                on_progress=on_progress,
+                should_cancel=should_cancel,
+                previews=self.previews,
+                on_preview=on_preview,
             )
         except Cancelled:
             for job in jobs:

@@ -37,7 +37,8 @@ class Claims(JournalBase):
             marks = ",".join("?" * len(ids))
             rows = self.conn.execute(
                 f"""UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1,
-                        started_at = ?, progress_step = 0, progress_total = NULL, delay = NULL
+                        started_at = ?, progress_step = 0, progress_total = NULL, delay = NULL,
+                        preview_path = NULL, preview_step = NULL
                     WHERE state = 'queued' AND id IN ({marks}) RETURNING *""",
                 (owner, now + self.lease_seconds, now, *ids),
             ).fetchall()
@@ -72,6 +73,12 @@ class Claims(JournalBase):
             "UPDATE jobs SET progress_step = ?, progress_total = ?, lease_until = ?",
             job_id, owner, attempt, step, total, now + self.lease_seconds,
         )  # fmt: skip
+
+    def preview(self, job_id: int, owner: str, attempt: int, path: str, step: int) -> bool:
+        """Record the running job's latest live preview (fenced like progress); False if it was lost."""
+        return self._fenced(
+            "UPDATE jobs SET preview_path = ?, preview_step = ?", job_id, owner, attempt, path, step
+        )
 
     def cancel_requested(self, job_id: int) -> bool:
         row = self.conn.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -114,8 +121,8 @@ class Claims(JournalBase):
             held = threshold is not None and check_score is not None and check_score >= threshold
             self.conn.execute(
                 "UPDATE jobs SET state = ?, clip_path = ?, render_seconds = ?, finished_at = ?,"
-                " owner = NULL, lease_until = NULL, delivery = 'pending', delay = NULL,"
-                " check_score = ?, check_threshold = ? WHERE id = ?",
+                " owner = NULL, lease_until = NULL, delivery = 'pending', delay = NULL, preview_path = NULL,"
+                " preview_step = NULL, check_score = ?, check_threshold = ? WHERE id = ?",
                 (
                     str(JobState.HELD if held else JobState.RENDERED),
                     clip_path, render_seconds, now, check_score, threshold, job_id,
@@ -133,7 +140,7 @@ class Claims(JournalBase):
     def finish_cancelled(self, job_id: int, owner: str, attempt: int) -> bool:
         return self._fenced(
             "UPDATE jobs SET state = 'cancelled', finished_at = ?, owner = NULL, lease_until = NULL,"
-            " delivery = 'pending', delay = NULL",
+            " delivery = 'pending', delay = NULL, preview_path = NULL, preview_step = NULL",
             job_id, owner, attempt, self.clock(),
         )  # fmt: skip
 
@@ -148,7 +155,7 @@ class Claims(JournalBase):
         terminal = new != JobState.QUEUED
         ok = self._fenced(
             "UPDATE jobs SET state = ?, error = ?, owner = NULL, lease_until = NULL,"
-            " finished_at = ?, delivery = ?, delay = NULL",
+            " finished_at = ?, delivery = ?, delay = NULL, preview_path = NULL, preview_step = NULL",
             job_id, owner, attempt, str(new), reason,
             self.clock() if terminal else None, "pending" if terminal else None,
         )  # fmt: skip
@@ -162,7 +169,8 @@ class Claims(JournalBase):
         """
         return self._fenced(
             "UPDATE jobs SET state = 'queued', attempts = attempts - 1, owner = NULL, lease_until = NULL,"
-            " started_at = NULL, progress_step = NULL, progress_total = NULL, delay = NULL",
+            " started_at = NULL, progress_step = NULL, progress_total = NULL, delay = NULL,"
+            " preview_path = NULL, preview_step = NULL",
             job_id, owner, attempt,
         )  # fmt: skip
 
@@ -187,7 +195,7 @@ class Claims(JournalBase):
                                   ELSE error END,
                      delivery = CASE WHEN cancel_requested OR attempts >= ? THEN 'pending' ELSE delivery END,
                      finished_at = CASE WHEN cancel_requested OR attempts >= ? THEN ? ELSE NULL END,
-                     owner = NULL, lease_until = NULL, delay = NULL
+                     owner = NULL, lease_until = NULL, delay = NULL, preview_path = NULL, preview_step = NULL
                    WHERE state = 'running' AND lease_until < ? RETURNING id, state""",
                 (self.max_attempts, self.max_attempts, self.max_attempts, self.max_attempts, now, now),
             ).fetchall()

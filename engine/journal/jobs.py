@@ -63,6 +63,9 @@ class Job:
     # The output check's score of the clip (None: not checked) and the threshold it was judged by.
     check_score: float | None = None
     check_threshold: float | None = None
+    # The latest live preview of a running job (a file under the clips folder) and its step.
+    preview_path: str | None = None
+    preview_step: int | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:

@@ -29,6 +29,7 @@ from engine.journal.migrations import (
     v006_held,
     v007_clip_prints,
     v009_social,
+    v010_previews,
 )
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     v006_held.up,
     v007_clip_prints.up,
     v009_social.up,
+    v010_previews.up,
 ]
 
 
