@@ -116,6 +116,7 @@ class Settings(EngineSettings):
         except (KeyError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Paris") from exc
         return value
+
     # --- surfaces ------------------------------------------------------------------------
     # What `python -m bot` serves, comma-separated: discord, bluesky, mastodon, x (one process,
     # one journal, one worker; each surface is started, retried and stopped on its own).

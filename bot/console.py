@@ -99,6 +99,11 @@ def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
+def preview_line(job_id: int, step: int | None) -> str:
+    """A live preview of a rendering job was written (its path is in the event)."""
+    return f"job {job_id}: preview of step {step}"
+
+
 def line_failed(error: str, ref: str) -> str:
     """A line could not be handled; `ref` finds the traceback in the log."""
     return f"Something went wrong handling that line ({error}, ref {ref})."
@@ -118,6 +123,8 @@ class ConsoleAdapter:
         self.out = out
         self.as_json = as_json
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptreel-console-out")
+        # The preview each rendering job was last shown with: a new one is told once.
+        self._previews: dict[int, str] = {}
 
     def emit(self, event: str, user: str, text: str, **fields: Any) -> Future[None]:
         """Write one event; nothing in it can reach the terminal as a control character.
@@ -151,6 +158,13 @@ class ConsoleAdapter:
     async def on_progress(self, job: Job, step: int, total: int) -> None:
         who = job.user_name or job.user_id
         self.emit("progress", who, f"job {job.id}: step {step}/{total}", job=job.id, step=step, total=total)
+        path = job.preview_path
+        if path is not None and job.state == JobState.RUNNING and self._previews.get(job.id) != path:
+            self._previews[job.id] = path
+            step_shown = job.preview_step
+            self.emit(
+                "preview", who, preview_line(job.id, step_shown), job=job.id, step=step_shown, path=path
+            )
 
     async def on_delay(self, job: Job, text: str) -> None:
         """The bot's storage holds a rendered job up: one `delayed` line, then the clip later."""
@@ -158,6 +172,7 @@ class ConsoleAdapter:
 
     async def deliver(self, job: Job) -> dict[str, Any] | None:
         who = job.user_name or job.user_id
+        self._previews.pop(job.id, None)  # the job's end is its last word: no preview after it
         if job.state in (JobState.RENDERED, JobState.DELIVERED):
             written = self.emit(
                 "delivered", who, f"job {job.id} is ready: {job.clip_path}", job=job.id, path=job.clip_path

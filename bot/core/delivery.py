@@ -39,7 +39,10 @@ class Adapter(Protocol):
 
     name: str
 
-    async def on_progress(self, job: Job, step: int, total: int) -> None: ...
+    async def on_progress(self, job: Job, step: int, total: int) -> None:
+        """Show a running job's progress; `job.preview_path`, when set, is its latest live preview
+        (a small JPEG that may already be gone by the time it is read: then show none)."""
+        ...
 
     async def deliver(self, job: Job) -> dict[str, Any] | None:
         """Send the result of a finished job (clip, failure or cancellation) to its requester."""
@@ -103,7 +106,8 @@ class Dispatcher:
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._inflight: dict[int, asyncio.Task[None]] = {}
-        self._progress_seen: dict[tuple[int, int], int] = {}
+        # (step, preview path) last shown per job attempt: a new preview at the same step is news too.
+        self._progress_seen: dict[tuple[int, int], tuple[int, str | None]] = {}
         self._events: asyncio.Queue[tuple[str, int, dict[str, Any]]] = asyncio.Queue()
         # Waiting jobs' status messages are refreshed only when what they say changed: near the
         # head of the queue (exact positions) this often; further back ("about N min") rarely,
@@ -183,9 +187,10 @@ class Dispatcher:
             return
         # Keyed by attempt: a job retried after a lost worker counts its steps from 1 again.
         key = (job.id, job.attempts)
-        if self._progress_seen.get(key, -1) >= step:
+        seen_step, seen_preview = self._progress_seen.get(key, (-1, None))
+        if seen_step > step or (seen_step == step and seen_preview == job.preview_path):
             return
-        self._progress_seen[key] = step
+        self._progress_seen[key] = (step, job.preview_path)
         try:
             self._shown_line.pop(job_id, None)
             await self.adapter.on_progress(job, step, total)

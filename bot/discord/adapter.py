@@ -1,6 +1,8 @@
 """Showing progress and delivering clips on Discord, within its rules.
 
 - A job's status message is edited at most once every few seconds (Discord throttles edits).
+  An edit while it renders carries its latest live preview as the message's one attachment,
+  replaced by the next; every final edit (the clip, done, failed, held) removes it.
 - A clip is delivered as the interaction's own response while its token is alive (15 min) and
   this process sent it; otherwise, or after a restart, as a channel message replying to the
   request that pings the requester, and only the requester.
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 from pathlib import Path
@@ -52,6 +55,8 @@ class DiscordAdapter:
         self._acks: dict[str, asyncio.Event] = {}
         self._last_edit: dict[int, float] = {}
         self._delay_shown: set[int] = set()
+        # The preview each status message carries now, so an unchanged one is not uploaded again.
+        self._preview_shown: dict[int, str] = {}
 
     def connected(self) -> bool:
         """Logged in with an open gateway socket (what /readyz asks of each surface).
@@ -138,18 +143,29 @@ class DiscordAdapter:
 
     # --- status and progress -------------------------------------------------------------------
 
-    async def edit_status(self, job: Job, content: str, *, view: discord.ui.View | None = None) -> None:
-        """Edit the job's status message wherever it lives; a missing one is not an error."""
+    async def edit_status(
+        self,
+        job: Job,
+        content: str,
+        *,
+        view: discord.ui.View | None = None,
+        attachments: list[discord.File] | None = None,
+    ) -> None:
+        """Edit the job's status message wherever it lives; a missing one is not an error.
+
+        `attachments` replaces the message's attachments (`[]` removes them); None keeps them.
+        """
         r = job.reply
+        files: dict[str, Any] = {} if attachments is None else {"attachments": attachments}
         try:
             if self._token_alive(job):
                 await self._webhook(job).edit_message(
-                    r.get("status_message_id") or "@original", content=content, view=view
+                    r.get("status_message_id") or "@original", content=content, view=view, **files
                 )  # type: ignore[arg-type]
             elif r.get("status_message_id"):
                 channel = await self._channel(job)
                 message = channel.get_partial_message(int(r["status_message_id"]))  # type: ignore[attr-defined]
-                await message.edit(content=content, view=view)
+                await message.edit(content=content, view=view, **files)
         except discord.HTTPException as exc:
             if not _gone(exc):
                 raise
@@ -165,7 +181,26 @@ class DiscordAdapter:
             return
         self._last_edit[job.id] = now
         line = texts.rendering_line(step, total)
-        await self.edit_status(job, status_text(job, line), view=status_view(job.id))
+        # The last step's edit comes just before the clip: a preview there would be replaced at once.
+        preview = await self._new_preview(job) if step < total else None
+        await self.edit_status(
+            job,
+            status_text(job, line),
+            view=status_view(job.id),
+            attachments=None if preview is None else [preview],
+        )
+
+    async def _new_preview(self, job: Job) -> discord.File | None:
+        """The job's live preview as an attachment, if it is one this message does not show yet."""
+        path = job.preview_path
+        if path is None or self._preview_shown.get(job.id) == path:
+            return None
+        try:
+            data = await asyncio.to_thread(Path(path).read_bytes)
+        except OSError:  # replaced or deleted by the worker meanwhile: the next edit brings one
+            return None
+        self._preview_shown[job.id] = path
+        return discord.File(io.BytesIO(data), filename=texts.PREVIEW_FILENAME)
 
     async def on_delay(self, job: Job, text: str) -> None:
         """The bot's storage holds the rendered video up: the status says so, once (not a failure)."""
@@ -189,6 +224,7 @@ class DiscordAdapter:
         await self._wait_ack(job)
         self._last_edit.pop(job.id, None)
         self._delay_shown.discard(job.id)
+        self._preview_shown.pop(job.id, None)
         if job.state not in (JobState.RENDERED, JobState.DELIVERED):
             return await self._notify_end(job)
         # `job` was read before begin_delivery counted this attempt: > 0 means one went before
@@ -256,7 +292,7 @@ class DiscordAdapter:
             ),
         )
         if reference is not None or job.reply.get("status_message_id"):
-            await self.edit_status(job, status_text(job, texts.DONE), view=None)
+            await self.edit_status(job, status_text(job, texts.DONE), view=None, attachments=[])
         return {"clip_message_id": message.id, "via": "channel"}
 
     def _reference(self, job: Job, channel: Any) -> discord.MessageReference | None:
@@ -286,18 +322,18 @@ class DiscordAdapter:
 
     async def undeliverable(self, job: Job, reason: str) -> None:
         line = texts.undeliverable_line(reason, job.id)
-        await self.edit_status(job, status_text(job, line), view=None)
+        await self.edit_status(job, status_text(job, line), view=None, attachments=[])
 
     async def _notify_end(self, job: Job) -> dict[str, Any]:
         if job.state == JobState.HELD:
-            await self.edit_status(job, status_text(job, held_for_review(job.id)), view=None)
+            await self.edit_status(job, status_text(job, held_for_review(job.id)), view=None, attachments=[])
             # Every try so far was this notice's: a release's clip has not been sent before.
             return {"held_notice_attempts": job.delivery_attempts + 1}
         if job.state == JobState.REJECTED:
             line = rejected_after_review(job.id)
         else:
             line = texts.CANCELLED if job.state == JobState.CANCELLED else texts.RENDER_FAILED
-        await self.edit_status(job, status_text(job, line), view=None)
+        await self.edit_status(job, status_text(job, line), view=None, attachments=[])
         return {}
 
 

@@ -138,3 +138,7 @@ def verify_answer(verdict: Verdict, job_id: int | None) -> str:
     if job_id is not None:
         return f"{line}\nIt matches a video this bot made: job {job_id}."
     return f"{line}\nIt doesn't match any video this bot made."
+
+
+# The name a status message's live preview is attached under (the picture forming, replaced each edit).
+PREVIEW_FILENAME = "preview.jpg"

@@ -85,6 +85,8 @@ def held_score(score: float | None, threshold: float | None) -> str:
 
 def decided(job_id: int, what: str) -> str:
     return f"job {job_id}: {what}"
+
+
 WORKER_HEADINGS = ("Worker", "Preset", "Last seen", "")
 AUDIT_HEADINGS = ("When", "Action", "Server", "By", "Member", "Category", "Detail")
 
