@@ -115,3 +115,20 @@ def test_a_starting_worker_sweeps_what_a_dead_one_left(
     assert list(folder.iterdir()) == []
     row = db.get(job.id)
     assert row is not None and row.state == JobState.RENDERED
+
+
+def test_the_previews_migration_can_run_again(settings: EngineSettings, db: Journal) -> None:
+    """Step 10 only adds what is missing, so a merge that renumbers it cannot break a journal."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from engine.journal.migrations import v010_previews
+
+    conn = sqlite3.connect(settings.resolved_db_path)
+    try:
+        v010_previews.up(sqlite_utils.Database(conn))
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(jobs)")]
+    finally:
+        conn.close()
+    assert columns.count("preview_path") == 1 and columns.count("preview_step") == 1
