@@ -20,8 +20,10 @@ from engine.settings import EngineSettings
 WORKER_SETTINGS = {"preview_every_steps": 1, "preview_seconds": 0.0, "preview_max_cost": 50.0}
 
 
-def enqueue(db: Journal, steps: int = 6) -> Any:
-    req = build_request("a harbour at dawn", model="tiny", frames=3, width=64, height=48, steps=steps, seed=2)
+def enqueue(db: Journal, steps: int = 6, seed: int = 2) -> Any:
+    req = build_request(
+        "a harbour at dawn", model="tiny", frames=3, width=64, height=48, steps=steps, seed=seed
+    )
     return db.enqueue(req, user_id="alice", adapter="console")
 
 
@@ -29,12 +31,13 @@ def previews_folder(settings: EngineSettings) -> Path:
     return settings.resolved_clips_dir / "previews"
 
 
-def watch(db: Journal) -> tuple[list[tuple[int, int, np.ndarray]], Any]:
-    """Records (step, preview step, the picture) at every progress event that finds a preview."""
+def watch(db: Journal, only: int | None = None) -> tuple[list[tuple[int, int, np.ndarray]], Any]:
+    """Records (step, preview step, the picture) at every progress event that finds a preview
+    (of job `only`, where given)."""
     seen: list[tuple[int, int, np.ndarray]] = []
 
     def on_event(kind: str, job_id: int, **info: Any) -> None:
-        if kind != "progress":
+        if kind != "progress" or only not in (None, job_id):
             return
         job = db.get(job_id)
         assert job is not None
@@ -65,6 +68,29 @@ def test_previews_follow_the_render_and_are_gone_after_it(
     done = db.get(job.id)
     assert done is not None and done.state == JobState.RENDERED
     assert done.preview_path is None and done.preview_step is None
+    assert list(previews_folder(settings).iterdir()) == []
+
+
+def test_each_job_of_a_batch_has_its_own_preview(
+    settings: EngineSettings, db: Journal, make_worker: Any
+) -> None:
+    first, second = enqueue(db, seed=2), enqueue(db, seed=3)
+    seen_first, watch_first = watch(db, only=first.id)
+    seen_second, watch_second = watch(db, only=second.id)
+
+    def on_event(kind: str, job_id: int, **info: Any) -> None:
+        watch_first(kind, job_id, **info)
+        watch_second(kind, job_id, **info)
+
+    worker = make_worker(settings=settings.model_copy(update={"max_batch": 2}), on_event=on_event)
+    assert worker.run_once()
+    assert [s for _, s, _ in seen_first] == [s for _, s, _ in seen_second] == [2, 3, 4, 5, 5]
+    # One pipeline call, two seeds: two different pictures at every step.
+    for (_, _, a), (_, _, b) in zip(seen_first, seen_second, strict=True):
+        assert np.abs(a.astype(int) - b.astype(int)).mean() > 0.5
+    for job in (first, second):
+        row = db.get(job.id)
+        assert row is not None and row.state == JobState.RENDERED and row.preview_path is None
     assert list(previews_folder(settings).iterdir()) == []
 
 
