@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.preview import Previews
+from engine.preview import Previews, previewer_for
 from engine.render import Renderer
 from engine.request import build_request
 
@@ -88,7 +88,16 @@ def test_the_image_to_video_preset_previews_its_unpacked_latents(make_settings: 
 
 
 def test_a_pipeline_without_a_decoder_renders_without_previews(tiny_renderer: Renderer) -> None:
+    import warnings
+
+    from diffusers import VideoToVideoSDPipeline
+
+    # A real class with a VAE but no decoder here (the tiny model's very components): no previewer.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = VideoToVideoSDPipeline(**tiny_renderer.pipe.components)
+    assert previewer_for(other) is None
     renderer = Renderer(tiny_renderer.settings, tiny_renderer.preset, pipe=tiny_renderer.pipe)
-    renderer.previewer = None  # what `previewer_for` gives a class it has no decoder for
+    renderer.previewer = previewer_for(other)  # so the render goes on without previews
     result, shown = render_with_previews(renderer, previews())
     assert shown == [] and result.frames.shape == (4, 48, 64, 3)
