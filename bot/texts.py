@@ -431,6 +431,10 @@ def cannot_read_file(path: str, why: str) -> str:
     return f"I couldn't read {quoted(path, 60)}: {why}."
 
 
+PICTURE_FLAGGED = (
+    "Sorry, that picture can't start a video here: the safety check flagged it. If you think "
+    "that's a mistake, ask a moderator."
+)
 IMAGE_PATHS_CONSOLE_ONLY = "Attach the picture to your message instead of giving a path."
 EXTEND_NOT_READY = "That video isn't finished yet; you can extend it once it has arrived."
 

@@ -227,6 +227,14 @@ class Intake(CoreBase):
                 return refused("images_off", texts.FACE_CHECK_MISSING)
             if faces:
                 return refused("face", texts.FACE_IN_PICTURE)
+        if self.settings.output_check:
+            # The same detector and threshold every rendered clip faces, before any GPU time.
+            score = await asyncio.to_thread(_picture_score, cleaned.png)
+            threshold = cfg.output_threshold
+            if threshold is None:
+                threshold = self.settings.output_check_threshold
+            if score is not None and score >= threshold:
+                return refused("picture_flagged", texts.PICTURE_FLAGGED)
         path = await asyncio.to_thread(cleaned.save, self.settings.resolved_images_dir.resolve())
         return str(path)
 
@@ -347,3 +355,19 @@ def _options_of(job: Job) -> dict[str, Any]:
 
 def _read_local(path: str) -> bytes:
     return Path(path).expanduser().read_bytes()
+
+
+def _picture_score(png: bytes) -> float | None:
+    """The output check's score of an upload; None without the detector (as for clips)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from engine.outputcheck import check_image, load_detector
+
+    detector = load_detector()
+    if detector is None:
+        return None
+    with Image.open(io.BytesIO(png)) as image:
+        return check_image(detector, np.asarray(image.convert("RGB")))

@@ -230,3 +230,17 @@ async def test_forgetting_a_member_removes_their_picture_once_no_job_starts_from
     assert await asyncio.to_thread(stored.exists)  # bob's job still starts from it
     assert (await core.forget(BOB, confirm=True)).event == "info"
     assert not await asyncio.to_thread(stored.exists)
+
+
+async def test_an_upload_goes_through_the_output_check_before_any_render(make_core: Any) -> None:
+    # The real detector; a threshold of 0 flags everything, the honest way to force the path.
+    strict = await make_core(output_check_threshold=0.0)
+    await Moderation(strict).images(MOD, True)
+    flagged = await strict.submit(ALICE, "waves", SMALL, image=_plain_picture())
+    assert flagged.reason == "picture_flagged"
+    images = strict.settings.resolved_images_dir
+    assert not images.exists() or not any(images.iterdir())
+    # With the default threshold an ordinary picture passes.
+    usual = await make_core(data_dir=strict.settings.data_dir / "other")
+    await Moderation(usual).images(MOD, True)
+    queued(await usual.submit(ALICE, "waves", SMALL, image=_plain_picture()))
