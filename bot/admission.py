@@ -39,6 +39,9 @@ class GuildConfig:
     # The longest clip an Extend chain may reach on this server (owners set it; None: the
     # bot-wide setting).
     max_chain_seconds: float | None = None
+    # A small "AI-generated" label burned into the corner of every clip made here (`/mod mark`);
+    # read by the worker from the stored settings under this name.
+    visible_mark: bool = False
     # The output check's threshold here (None: PROMPTREEL_OUTPUT_CHECK_THRESHOLD). Read by the
     # journal itself under this name (`engine.journal.servers.OUTPUT_THRESHOLD`).
     output_threshold: float | None = None

@@ -45,7 +45,7 @@ MOD_USAGE = (
     "quota member=N server=N quiet=HH:MM-HH:MM, reports, purge member|server ID, "
     "words add|remove|list ..., category NAME on|off, allow PHRASE, allow list, allow remove PHRASE, "
     "classifier [off|hosted|local], audit [everywhere], dms on|off, "
-    "images on|off, faces on|off, chain SECONDS (owners), "
+    "images on|off, faces on|off, mark on|off, chain SECONDS (owners), "
     "held [everywhere], release JOB, reject JOB, threshold [VALUE|default]."
 )
 
@@ -306,8 +306,8 @@ class Console:
             return await m.classifier(who, rest[0].lower() if rest else "")
         if action == "audit":
             return await m.audit(who, everywhere=everywhere)
-        if action in ("images", "faces") and len(rest) == 1 and rest[0].lower() in ("on", "off"):
-            switch = m.images if action == "images" else m.faces
+        if action in ("images", "faces", "mark") and len(rest) == 1 and rest[0].lower() in ("on", "off"):
+            switch = {"images": m.images, "faces": m.faces, "mark": m.mark}[action]
             return await switch(who, rest[0].lower() == "on")
         if action == "chain" and len(rest) == 1:
             return await m.chain(who, rest[0])

@@ -306,6 +306,12 @@ class Moderation:
         await self._set(who, "faces", detail="on" if on else "off", allow_faces=on)
         return info(texts.faces_now(on))
 
+    async def mark(self, who: Requester, on: bool) -> Answer:
+        if (no := self._refusal(who)) is not None:
+            return no
+        await self._set(who, "mark", detail="on" if on else "off", visible_mark=on)
+        return info(texts.mark_now(on))
+
     async def chain(self, who: Requester, seconds: str) -> Answer:
         """The longest Extend chain on this server: the owners' call, since it is their GPU time."""
         if (no := self._refusal(who, bot_wide=True)) is not None:

@@ -454,6 +454,12 @@ def faces_now(on: bool) -> str:
     return "Pictures showing faces are allowed now." if on else "Pictures showing faces are refused now."
 
 
+def mark_now(on: bool) -> str:
+    if on:
+        return "New clips here carry a small visible “AI-generated” label in the corner."
+    return "New clips here carry no visible label (their content credentials still say how they were made)."
+
+
 def chain_limit_now(seconds: float) -> str:
     return f"Extended videos here can now reach {seconds:.0f} s in all."
 

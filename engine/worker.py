@@ -410,6 +410,7 @@ class Worker:
         """Encode and record the clip; False if the job went back to the queue unfinished."""
         from engine.credentials import ClipFacts, sign_clip
         from engine.encode import encode_clip
+        from engine.encode.mark import burn_mark
         from engine.outputcheck import clip_score
 
         if self._cancelled(job, attempt):
@@ -420,10 +421,13 @@ class Worker:
         # One file name per attempt: a stale worker can never overwrite the clip of a newer one.
         path = clips / f"job-{job.id}-a{attempt}.mp4"
         told = False
+        frames = result.frames
+        if self._wants_mark(job):
+            frames = burn_mark(frames)
         while True:
             try:
                 encode_clip(
-                    result.frames,
+                    frames,
                     path,
                     fps=job.request.fps,
                     metadata=job.request.clip_metadata(private=job.guild_id is None),
@@ -479,6 +483,15 @@ class Worker:
             log.warning("job %s: finished after losing the lease; discarding clip", job.id)
             path.unlink(missing_ok=True)
         return True
+
+    def _wants_mark(self, job: Job) -> bool:
+        """Whether the job's server asked for the visible label (`/mod mark on`); a settings
+        read that fails leaves the clip unmarked rather than the job stuck."""
+        try:
+            return bool(self.journal.server_settings(job.guild_id).get("visible_mark"))
+        except Exception:
+            log.warning("job %s: server settings unreadable; no visible mark", job.id, exc_info=True)
+            return False
 
     def _fingerprint(self, job: Job, path: Path) -> list[int] | None:
         """The clip's fingerprint, so a copy stripped of its credentials is still recognised."""

@@ -100,6 +100,7 @@ BUTTON_LABELS = {
     "report": "Report",
     "extend": "Extend",
 }
+MEDIA_USAGE = "Give at least one of pictures, faces, mark or chain_seconds."
 IMAGE_TOO_BIG = "That picture is too large to start a video from; please send one under 20 MB."
 REMIX_TITLE = "Remix this video"
 REMIX_PROMPT_LABEL = "New prompt (same seed and options)"

@@ -61,7 +61,8 @@ async def make_core(make_settings: Any) -> Any:
     async def make(**overrides: Any) -> Core:
         from tests.bot.test_core import Recorder
 
-        core = Core(make_settings(model="tiny-i2v", extra_models=["tiny"], **overrides), Recorder())
+        values = {"model": "tiny-i2v", "extra_models": ["tiny"], **overrides}
+        core = Core(make_settings(**values), Recorder())
         await core.start()
         running.append(core)
         return core
@@ -244,3 +245,28 @@ async def test_an_upload_goes_through_the_output_check_before_any_render(make_co
     usual = await make_core(data_dir=strict.settings.data_dir / "other")
     await Moderation(usual).images(MOD, True)
     queued(await usual.submit(ALICE, "waves", SMALL, image=_plain_picture()))
+
+
+async def test_a_server_that_asks_for_the_label_gets_it_burned_into_its_clips_only(
+    make_core: Any, renderer: Any
+) -> None:
+    core = await make_core(model="tiny", extra_models=["tiny-i2v"])
+    mods = Moderation(core)
+    assert (await mods.mark(ALICE, True)).reason == "not_moderator"
+    await mods.mark(MOD, True)  # g1 only
+    tiny = {"frames": 4, "steps": 1, "width": 96, "height": 64, "seed": 9}
+    marked = queued(await core.submit(ALICE, "a harbour", tiny))
+    plain = queued(await core.submit(ALICE_G2, "a harbour", tiny))  # same prompt and seed, g2
+    worker = Worker(core.settings, renderer=renderer, name="mark-worker")
+    try:
+        while await asyncio.to_thread(worker.run_once):
+            pass
+    finally:
+        worker.journal.close()
+    a, _ = decode_video((await core.db.get(marked)).clip_path)
+    b, _ = decode_video((await core.db.get(plain)).clip_path)
+    diff = np.abs(a.astype(int) - b).mean(axis=(0, 3))  # per pixel, over frames and channels
+    height, width = diff.shape
+    corner = diff[height * 3 // 4 :, width // 2 :].mean()
+    rest = diff[: height // 2, : width // 2].mean()
+    assert corner > 20 and rest < 3  # the label sits bottom right; the rest of the clip is the same

@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord import texts
 from bot.discord.client import PromptreelBot
 from bot.moderation import Moderation
 from bot.policy import CATEGORIES
@@ -149,6 +150,36 @@ class Mod(commands.Cog):
     @mod.command(description="A role whose members count as moderators here")
     async def role(self, interaction: discord.Interaction[Any], role: discord.Role | None = None) -> None:
         await self._run(interaction, "mod_role", role.id if role else None)
+
+    @mod.command(description="Videos from pictures: allow them, allow faces, label clips, extend length")
+    @app_commands.describe(
+        pictures="Let members start videos from a picture here",
+        faces="Also allow pictures that show a face",
+        mark="Burn a small AI-generated label into every clip made here",
+        chain_seconds="Longest extended video, in seconds (the bot's owners only)",
+    )
+    async def media(
+        self,
+        interaction: discord.Interaction[Any],
+        pictures: bool | None = None,
+        faces: bool | None = None,
+        mark: bool | None = None,
+        chain_seconds: app_commands.Range[float, 1, 60] | None = None,  # type: ignore[valid-type]
+    ) -> None:
+        # One subcommand for the four switches: a command group holds at most 25.
+        who = await self.bot.interaction_requester(interaction)
+        m = self.moderation
+        answers = []
+        if pictures is not None:
+            answers.append(await m.images(who, pictures))
+        if faces is not None:
+            answers.append(await m.faces(who, faces))
+        if mark is not None:
+            answers.append(await m.mark(who, mark))
+        if chain_seconds is not None:
+            answers.append(await m.chain(who, str(chain_seconds)))
+        text = "\n".join(a.text for a in answers) or texts.MEDIA_USAGE
+        await self.bot.send_ephemeral(interaction, text)
 
     @mod.command(description="Videos the output check held for review")
     @app_commands.describe(everywhere="Every server's held videos (the bot's owners only)")
