@@ -70,7 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="check for a GPU of this many GiB instead of this machine's")  # fmt: skip
 
     worker = sub.add_parser("worker", help="run a worker that renders jobs from the journal")
-    worker.add_argument("--db", type=Path, default=None)
+    worker.add_argument("--db", type=Path, default=None, help="a journal on this machine (local backend)")
+    worker.add_argument(
+        "--redis", default=None, metavar="URL", help="render for a bot through Redis instead (the farm)"
+    )
+    worker.add_argument("--device", default=None, help="e.g. cuda:1, one worker process per GPU")
     worker.add_argument("--model", default=None)
     worker.add_argument("--name", default=None, help="worker id shown in leases (default host:pid)")
     worker.add_argument("--exit-when-idle", action="store_true", help="stop once the queue is empty")
@@ -230,11 +234,26 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if args.redis is not None or (args.db is None and _backend() == "redis"):
+        if args.db is not None or args.exit_when_idle:
+            raise UsageError("--db and --exit-when-idle are for journal workers, not with --redis")
+        from engine.farm.remote import run_remote_worker
+
+        return run_remote_worker(url=args.redis, model=args.model, name=args.name, device=args.device)
     from engine.worker import run_worker_process
+
+    if args.device is not None:
+        raise UsageError("--device is for farm workers (--redis); set PROMPTREEL_DEVICE for this one")
 
     return run_worker_process(
         db=args.db, model=args.model, name=args.name, exit_when_idle=args.exit_when_idle
     )
+
+
+def _backend() -> str:
+    from engine.settings import EngineSettings
+
+    return EngineSettings().render_backend
 
 
 def cmd_journal(args: argparse.Namespace) -> int:
@@ -310,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.credentials import AuthorityExists, SigningError
     from engine.download import DownloadFailed
     from engine.encode import EncodeError
+    from engine.farm.protocol import FarmConfigError
     from engine.journal import JournalError
     from engine.presets import ModelUnavailable
     from engine.storage import FolderUnwritable
@@ -338,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         DownloadFailed,
         AuthorityExists,
         SigningError,
+        FarmConfigError,
     ) as exc:
         # EncodeError: e.g. a --max-bytes no encode can meet; its message is written for users.
         # JournalError, FolderUnwritable: storage the owner must fix, said in one line.

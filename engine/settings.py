@@ -7,6 +7,7 @@ The chat side extends this class (`bot.config.Settings`) so one `.env` configure
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -89,6 +90,18 @@ class EngineSettings(BaseSettings):
     c2pa_trust: Path | None = None
     # The name the clips' credentials give as the bot that made them (no user is ever named).
     bot_name: str = Field("Promptreel", min_length=1, max_length=100)
+    # Where jobs render: `local` (workers that open this journal: the bot's own thread, or
+    # `python -m engine worker --db`) or `redis` (workers anywhere that reach `redis_url`).
+    render_backend: Literal["local", "redis"] = "local"
+    # redis://[:password@]host:port/db or rediss:// for TLS. A password is required unless the
+    # host is this machine: rented GPU boxes reach this server, and so could anyone else.
+    redis_url: str | None = None
+    # A farm worker that stops reporting for this long loses its job to another one.
+    farm_liveness_seconds: float = Field(3.0, gt=0)
+    # Clips up to this size travel back through Redis; larger ones go to `farm_shared_dir`.
+    farm_inline_max_bytes: int = Field(8 * 1024 * 1024, ge=0)
+    # A folder both the bot and the farm workers see (NFS, a bind mount); unset: always inline.
+    farm_shared_dir: Path | None = None
 
     @property
     def resolved_db_path(self) -> Path:
