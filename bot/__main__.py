@@ -28,6 +28,7 @@ def _console(argv: list[str]) -> int:
 
     from bot.console import ConsoleAdapter, run_console
     from bot.core import Core
+    from engine.farm.protocol import FarmConfigError
     from engine.journal import JournalError
     from engine.presets import ModelUnavailable, UnknownPreset, get_preset
     from engine.storage import FolderUnwritable
@@ -56,7 +57,7 @@ def _console(argv: list[str]) -> int:
     adapter = ConsoleAdapter(sys.stdout, as_json=args.json)
     try:
         return asyncio.run(run_console(Core(settings, adapter), adapter, mods, owners=owners))
-    except (ModelUnavailable, JournalError, FolderUnwritable) as exc:
+    except (ModelUnavailable, JournalError, FolderUnwritable, FarmConfigError) as exc:
         # Storage or weights the owner must fix: one line saying what and how, no traceback.
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.config import Settings
 from bot.core.delivery import Adapter, Dispatcher
 from bot.core.events import JobEvents
-from bot.core.runtime import InProcessWorker
+from bot.core.runtime import Runtime
 from bot.policy import PromptPolicy
 from bot.policy.layers import Layers
 from engine.journal import AsyncJournal
@@ -20,8 +20,8 @@ class CoreBase:
     layers: Layers
     journal: AsyncJournal | None
     dispatcher: Dispatcher | None
-    # The render worker on a thread of this process, when it renders itself.
-    runtime: InProcessWorker | None
+    # What renders the jobs: a worker thread of this process or the farm (None: other processes).
+    runtime: Runtime | None
     # Intake refused for want of storage: logged once when that starts and once when it ends.
     intake_faults: Episodes
     events: JobEvents

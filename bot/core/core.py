@@ -22,7 +22,7 @@ from bot.core.commands import Commands
 from bot.core.delivery import Adapter, Dispatcher, IdleWait
 from bot.core.events import JobEvent, JobEvents
 from bot.core.intake import Intake
-from bot.core.runtime import InProcessWorker
+from bot.core.runtime import make_runtime
 from bot.core.surfaces import Surfaces
 from bot.core.upkeep import Upkeep
 from bot.policy import PromptPolicy
@@ -120,8 +120,8 @@ class Core(Intake, Commands):
                 idle_wait=self.idle_wait,
                 retention=self.apply_retention,
             )
-            if s.in_process_worker:
-                self.runtime = InProcessWorker(s, self._on_worker_event, idle_wait=self.idle_wait)
+            self.runtime = make_runtime(s, self._on_worker_event, idle_wait=self.idle_wait)
+            if self.runtime is not None:
                 await self.runtime.start()
             for dispatcher in self.dispatchers.values():
                 dispatcher.start()

@@ -1,4 +1,11 @@
-"""The render worker a bot runs in its own process: loaded off the loop, rendering on a thread.
+"""Where the bot's jobs render: its own worker thread, or a render farm through Redis.
+
+`make_runtime` picks by `render_backend`: `local` runs `InProcessWorker` (when
+`in_process_worker` is on; otherwise separate `python -m engine worker --db` processes share
+the journal), `redis` runs `engine.farm.dispatch.FarmRuntime`, which hands jobs to workers on
+other machines. Both take `wake()`, `start()` and `stop()`.
+
+The in-process worker is loaded off the loop and renders on a thread.
 
 The bot supervises it: a worker thread that dies (a bug, never a storage fault, which the
 worker waits out itself) is logged and started again with the warm model, after a pause that
@@ -14,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from engine.settings import EngineSettings
 
@@ -28,6 +35,35 @@ STOP_WAIT_S = 120.0
 # A thread that ran this long before dying starts again at once; quicker deaths wait longer.
 HEALTHY_RUN_S = 60.0
 LONGEST_RESTART_WAIT_S = 60.0
+
+
+class Runtime(Protocol):
+    """What the core needs of whatever renders its jobs."""
+
+    restarts: int
+
+    async def start(self) -> None: ...
+
+    def wake(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def make_runtime(
+    settings: EngineSettings, on_event: EventFn, *, idle_wait: IdleWait | None = None
+) -> Runtime | None:
+    """The runtime `settings` ask for, or None when other processes render from the journal.
+
+    Raises `engine.farm.protocol.FarmConfigError` (one line for the owner) when the redis
+    backend is asked for with a URL it must not use; the farm's modules load only then.
+    """
+    if settings.render_backend == "redis":
+        from engine.farm.dispatch import FarmRuntime
+
+        return FarmRuntime(settings, on_event, idle_wait=idle_wait)
+    if getattr(settings, "in_process_worker", True):
+        return InProcessWorker(settings, on_event, idle_wait=idle_wait)
+    return None
 
 
 class InProcessWorker:

@@ -47,6 +47,7 @@ async def _run(
     import aiohttp
 
     from bot.discord.app import create_bot
+    from engine.farm.protocol import FarmConfigError
     from engine.journal import JournalError
     from engine.presets import ModelUnavailable
     from engine.storage import FolderUnwritable
@@ -83,6 +84,6 @@ async def _run(
                 file=sys.stderr,
             )
             return 1
-        except (ModelUnavailable, JournalError, FolderUnwritable) as exc:
+        except (ModelUnavailable, JournalError, FolderUnwritable, FarmConfigError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

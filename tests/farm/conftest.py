@@ -1,0 +1,215 @@
+"""Fixtures for the render farm: a real Redis server and real farm worker processes.
+
+- `redis_server` (session): Debian's `redis-server`, installed with apt-get when missing, on a
+  free loopback port in a folder of its own, no persistence; stopped at the end. Its
+  `restart()` stops it and starts it again on the same port (empty, as after a crash).
+- `redis_url` (each test): the server's URL, emptied before the test.
+- `make_settings(**overrides)`: bot `Settings` on the redis backend, this test's data dir and
+  the tiny model.
+- `start_worker(name, **env)`: a `python -m engine worker --redis` process, returned once it is
+  reporting (its key in Redis); stopped (SIGTERM, then SIGKILL) at teardown.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Settings
+from tests.helpers import child_env, isolated_settings
+
+STARTUP_S = 30.0
+
+
+def _redis_binary() -> str:
+    found = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
+    if found:
+        return found
+    # A fresh CI machine: Debian's package (7 MB), as the README's "N boxes" section says.
+    apt = ["apt-get", "install", "-y", "-q", "redis-server"]
+    if os.geteuid() != 0:
+        apt = ["sudo", "-n", *apt]
+    subprocess.run([*apt[:-4], "update", "-q"], check=False, capture_output=True, timeout=300)
+    subprocess.run(
+        apt,
+        check=True,
+        capture_output=True,
+        timeout=600,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+    found = shutil.which("redis-server") or "/usr/bin/redis-server"
+    assert Path(found).exists(), "apt-get installed redis-server but it is not on PATH"
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """One redis-server process on loopback; `restart()` keeps the port, loses the data."""
+
+    def __init__(self, binary: str, folder: Path) -> None:
+        self.binary = binary
+        self.folder = folder
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder)]
+        args += ["--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "redis.log"]
+        self.proc = subprocess.Popen(
+            args, cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + STARTUP_S
+        while not self.ping():
+            assert self.proc.poll() is None, (self.folder / "redis.log").read_text()
+            assert time.monotonic() < deadline, "redis-server did not answer PING"
+            time.sleep(0.02)
+
+    def ping(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis(port=self.port, socket_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def restart(self) -> None:
+        """A crash without persistence: queues, liveness keys and results are gone."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.start()
+
+    def client(self) -> Any:
+        import redis
+
+        return redis.Redis(port=self.port, socket_timeout=5)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(_redis_binary(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    redis_server.client().flushall()
+    return redis_server.url
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, tiny_models_dir: Path, redis_url: str) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "models_dir": tiny_models_dir,
+            "render_backend": "redis",
+            "redis_url": redis_url,
+            "in_process_worker": False,
+            "rate_burst": 50,
+            "rate_per_minute": 60.0,
+            "max_waiting_per_user": 50,
+            "max_waiting_per_guild": 1000,
+            "lease_seconds": 30.0,
+            "farm_liveness_seconds": 2.0,
+        }
+        return isolated_settings(Settings, **{**values, **overrides})
+
+    return make
+
+
+class WorkerProcess:
+    def __init__(self, name: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+        self.name = name
+        self.proc = proc
+        self.log = log
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def start_worker(
+    tmp_path: Path, tiny_models_dir: Path, redis_url: str, redis_server: RedisServer
+) -> Iterator[Callable[..., WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def start(name: str, *, model: str = "tiny", wait: bool = True, **env: str) -> WorkerProcess:
+        log = tmp_path / f"worker-{name}.log"
+        values = {
+            "PROMPTREEL_MODELS_DIR": str(tiny_models_dir),
+            "PROMPTREEL_DATA_DIR": str(tmp_path / f"worker-{name}"),
+            "PROMPTREEL_OFFLINE": "true",
+            "PROMPTREEL_DEVICE": "cpu",
+            "PROMPTREEL_FARM_LIVENESS_SECONDS": "2",
+            **env,
+        }
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "engine",
+                    "worker",
+                    "--redis",
+                    redis_url,
+                    "--model",
+                    model,
+                    "--name",
+                    name,
+                ],
+                env=child_env(**values),
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        worker = WorkerProcess(name, proc, log)
+        started.append(worker)
+        if wait:
+            client = redis_server.client()
+            deadline = time.monotonic() + STARTUP_S * 2
+            while not client.exists(f"promptreel:worker:{name}"):
+                assert proc.poll() is None, worker.output()
+                assert time.monotonic() < deadline, f"worker {name} never reported:\n{worker.output()}"
+                time.sleep(0.05)
+        return worker
+
+    yield start
+    for worker in started:  # all at once: each takes seconds to unload torch on a busy machine
+        if worker.proc.poll() is None:
+            worker.proc.terminate()
+    for worker in started:
+        try:
+            worker.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
