@@ -283,10 +283,39 @@ class FarmRuntime:
             self.held.pop(job.id, None)
             raise
 
+    def _clip_is_ours(self, result: dict[str, Any]) -> bool:
+        """A clip comes inline, or as a file directly in the shared folder: never any other path
+        a worker names (a rented machine must not make the bot move its own files)."""
+        if "clip" in result:
+            return True
+        shared = self.settings.farm_shared_dir
+        path = result.get("clip_path")
+        if shared is None or not isinstance(path, str):
+            return False
+        return Path(path).resolve().parent == shared.resolve() and Path(path).suffix == ".mp4"
+
+    async def pool(self) -> list[dict[str, Any]]:
+        """Every worker ever seen, live or not: preset, jobs done, last seen, what it renders."""
+        seen = await self.redis.hgetall(p.SEEN_KEY)
+        live = {k.decode().rsplit(":", 1)[-1] async for k in self.redis.scan_iter(match=p.WORKER_PATTERN)}
+        pool = []
+        for name, raw in seen.items():
+            info = p.loads(raw)
+            info["alive"] = name.decode() in live
+            if not info["alive"]:
+                info["job"] = None  # what a lost worker was doing is not what it does
+            pool.append(info)
+        return sorted(pool, key=lambda i: (str(i["preset"]), str(i["name"])))
+
     # --- results -----------------------------------------------------------------------------
 
     async def _receive(self) -> None:
-        popped = await self.redis.blpop([p.RESULTS_KEY], timeout=1)
+        from redis.exceptions import TimeoutError as ReadTimeout
+
+        try:
+            popped = await self.redis.blpop([p.RESULTS_KEY], timeout=1)
+        except ReadTimeout:  # a busy machine answered late: not an outage, just ask again
+            return
         if popped is None:
             return
         result = p.loads(popped[1])
@@ -303,6 +332,8 @@ class FarmRuntime:
         status = result.get("status")
         job = await self.db.get(job_id)
         preset = job.model if job is not None else ""
+        if status == "done" and not self._clip_is_ours(result):
+            status, result = "failed", {"error": "the worker named a clip outside the shared folder"}
         if status == "done":
             clips = self.settings.resolved_clips_dir
             path = clips / f"job-{job_id}-a{attempt}.mp4"

@@ -213,3 +213,15 @@ def start_worker(
             worker.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             worker.kill()
+
+
+@pytest.fixture(scope="session")
+def tiny_renderer(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A warm Renderer for the tiny preset, for the in-process worker tests."""
+    from engine.render import Renderer
+    from engine.settings import EngineSettings
+
+    settings = isolated_settings(
+        EngineSettings, data_dir=tmp_path_factory.mktemp("data"), models_dir=tiny_models_dir
+    )
+    return Renderer(settings, "tiny")

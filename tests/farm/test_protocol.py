@@ -100,3 +100,30 @@ def test_the_bot_side_of_the_farm_does_not_import_torch(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+async def test_a_worker_cannot_make_the_bot_move_a_file_from_outside_the_shared_folder(
+    make_settings, redis_server, tmp_path: Path
+) -> None:
+    client = redis_server.client()
+    ghost = {"name": "ghost", "preset": "tiny", "jobs_done": 0, "job": None}
+    client.set("promptreel:worker:ghost", json.dumps(ghost), ex=600)
+    secret = tmp_path / "secret.mp4"
+    secret.write_bytes(b"the bot's own file")
+    settings = make_settings(farm_shared_dir=tmp_path / "shared")
+    async with farm_bot(settings) as bot:
+        job = await bot.submit(steps=3)
+        await asyncio.to_thread(
+            wait_until, lambda: client.exists(f"arq:job:job-{job}-a1"), within=30, what="the arq job"
+        )
+        forged = {"job": job, "attempt": 1, "worker": "ghost", "status": "done", "clip_path": str(secret)}
+        client.rpush("promptreel:results", json.dumps(forged))
+        db = settings.resolved_db_path
+        # The attempt is failed (the job goes back to the fair queue, to be handed out again).
+        row = await asyncio.to_thread(
+            wait_until, lambda: (r := _row(db, job)).error and "outside the shared folder" in r.error and r,
+            within=30, what="the forged result refused",
+        )  # fmt: skip
+    assert secret.read_bytes() == b"the bot's own file"
+    assert row.state != JobState.RENDERED and row.clip_path is None
+    assert not any((settings.resolved_clips_dir).glob(f"job-{job}-*"))
