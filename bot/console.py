@@ -46,7 +46,7 @@ MOD_USAGE = (
     "words add|remove|list ..., category NAME on|off, allow PHRASE, allow list, allow remove PHRASE, "
     "classifier [off|hosted|local], audit [everywhere], dms on|off, "
     "images on|off, faces on|off, mark on|off, chain SECONDS (owners), "
-    "held [everywhere], release JOB, reject JOB, threshold [VALUE|default]."
+    "held [everywhere], release JOB, reject JOB, threshold [VALUE|default], workers (owners)."
 )
 
 
@@ -317,6 +317,8 @@ class Console:
             return await (m.release if action == "release" else m.reject)(who, job_id)
         if action == "threshold" and len(rest) <= 1:
             return await m.threshold(who, rest[0] if rest else None)
+        if action == "workers":
+            return await m.workers(who)
         if action == "dms" and len(rest) == 1 and rest[0].lower() in ("on", "off"):
             return await m.dms(who, rest[0].lower() == "on")
         return refused("invalid", MOD_USAGE)

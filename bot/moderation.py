@@ -330,6 +330,12 @@ class Moderation:
         )
         return info(texts.chain_limit_now(value))
 
+    async def workers(self, who: Requester) -> Answer:
+        """The render farm's pool: the bot's owners only (it is every server's capacity)."""
+        if (no := self._refusal(who, bot_wide=True)) is not None:
+            return no
+        return await self.core.workers()
+
     async def mod_role(self, who: Requester, role_id: int | None) -> Answer:
         if (no := self._refusal(who)) is not None:
             return no

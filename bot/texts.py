@@ -255,6 +255,38 @@ def stats(renders: int, median_s: float | None, waiting: int) -> str:
     return f"{renders} renders, median render time {median}, {waiting} in queue."
 
 
+NO_FARM = "This bot renders on its own machine (no render farm configured)."
+NO_WORKERS = "No farm worker has reported yet."
+
+
+def worker_line(info: dict[str, Any], seen_ago_s: float) -> str:
+    """One farm worker for /stats and /mod workers."""
+    doing = (
+        f"rendering job {info['job']} (step {info['step'] or 0}/{info['total'] or '?'})"
+        if info.get("job")
+        else "idle"
+    )
+    state = doing if info.get("alive") else f"gone, last seen {seen_ago_s:.0f} s ago"
+    return f"{info['preset']}: {info['name']}, {info['jobs_done']} done, {state}"
+
+
+def workers_summary(pool: list[dict[str, Any]]) -> str:
+    """The farm in one line for /stats: live workers by preset."""
+    by: dict[str, list[int]] = {}
+    for info in pool:
+        if info.get("alive"):
+            counts = by.setdefault(str(info["preset"]), [0, 0])
+            counts[0] += 1
+            counts[1] += bool(info.get("job"))
+    if not by:
+        return "Workers: none live."
+    return (
+        "Workers: "
+        + ", ".join(f"{preset} {n} ({busy} rendering)" for preset, (n, busy) in sorted(by.items()))
+        + "."
+    )
+
+
 def help_intro(flag_help: str) -> str:
     return "Send a prompt to get a short video. Options: " + flag_help
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from typing import Any
+
 from bot import admission, privacy, texts
 from bot.core.answers import Answer, Requester, info, refused
 from bot.core.base import CoreBase
@@ -9,6 +13,8 @@ from bot.flags import FLAG_HELP
 from bot.quota import Quota, remaining
 from engine.journal import JobState, Journal
 from engine.presets import PRESETS
+
+log = logging.getLogger(__name__)
 
 
 class Commands(CoreBase):
@@ -83,7 +89,34 @@ class Commands(CoreBase):
     async def stats(self) -> Answer:
         s = await self.db.stats()
         waiting = s["states"].get("queued", 0) + s["states"].get("running", 0)
-        return info(texts.stats(s["renders"], s["median_render_s"], waiting), **s)
+        text = texts.stats(s["renders"], s["median_render_s"], waiting)
+        pool = await self._pool()
+        if pool is not None:
+            text += " " + texts.workers_summary(pool)
+            s = {**s, "workers": pool}
+        return info(text, **s)
+
+    async def _pool(self) -> list[dict[str, Any]] | None:
+        """The render farm's workers (None on one box); an unreachable Redis shows none."""
+        pool = getattr(self.runtime, "pool", None)
+        if pool is None:
+            return None
+        try:
+            return list(await pool())
+        except Exception:
+            log.warning("the farm's workers could not be read from Redis", exc_info=True)
+            return []
+
+    async def workers(self) -> Answer:
+        """Every farm worker by preset: jobs done, last seen, rendering what (owners' view)."""
+        pool = await self._pool()
+        if pool is None:
+            return info(texts.NO_FARM, workers=[])
+        if not pool:
+            return info(texts.NO_WORKERS, workers=[])
+        now = time.time()
+        lines = [texts.worker_line(w, now - float(w.get("seen") or now)) for w in pool]
+        return info("\n".join(lines), workers=pool)
 
     def help_text(self) -> str:
         lines = [texts.help_intro(FLAG_HELP), texts.HELP_RULES]

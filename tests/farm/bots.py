@@ -38,6 +38,14 @@ class FarmBot:
         assert answer["event"] == "queued", answer
         return int(answer["job"])
 
+    async def answer(self, line: str) -> dict[str, Any]:
+        """The one answer a command line gets."""
+        before = len(self.events())
+        await self.console.handle(line)
+        self.console.adapter.flush()
+        [answer] = self.events()[before:]
+        return answer
+
     def finished(self, event: str = "delivered") -> list[int]:
         return [int(e["job"]) for e in self.events() if e["event"] == event]
 
@@ -55,7 +63,7 @@ async def farm_bot(settings: Settings) -> AsyncIterator[FarmBot]:
     core = Core(settings, adapter)
     await core.start()
     try:
-        yield FarmBot(core, Console(core, adapter, mods={"mod"}), out)
+        yield FarmBot(core, Console(core, adapter, mods={"mod"}, owners=frozenset({"boss"})), out)
     finally:
         await core.close()
         adapter.close()

@@ -186,3 +186,28 @@ async def test_a_worker_never_takes_a_job_of_a_preset_it_cannot_render(
     assert row is not None and row.state == JobState.QUEUED and row.attempts == 0
     assert redis_server.client().zcard("promptreel:queue:wan2.1-1.3b") == 0
     assert _jobs_done(redis_server) == {"w1": 1}
+
+
+async def test_owners_see_the_pool_by_preset_and_stats_count_the_live_workers(
+    make_settings, start_worker, redis_server
+) -> None:
+    start_worker("w1")
+    async with farm_bot(make_settings()) as bot:
+        job = await bot.submit(steps=2)
+        await bot.wait_for({job})
+        w2 = await asyncio.to_thread(start_worker, "w2")
+        w2.kill()
+        refused = await bot.answer("mod: /mod workers")
+        assert refused["event"] == "refused" and refused["reason"] == "not_owner"
+
+        async def pool_text() -> str:
+            async with asyncio.timeout(30):  # until w2's liveness key ran out
+                while "gone" not in (text := (await bot.answer("boss: /mod workers"))["text"]):
+                    await bot.core.dispatcher.changed(within=0.2)
+                return text
+
+        lines = sorted((await pool_text()).splitlines())
+        stats = await bot.answer("alice: /stats")
+    assert lines[0] == "tiny: w1, 1 done, idle"
+    assert lines[1].startswith("tiny: w2, 0 done, gone, last seen")
+    assert "Workers: tiny 1 (0 rendering)." in stats["text"]

@@ -147,6 +147,10 @@ class Mod(commands.Cog):
     async def dms(self, interaction: discord.Interaction[Any], allowed: bool) -> None:
         await self._run(interaction, "dms", allowed)
 
+    @mod.command(description="The render farm's workers by preset (the bot's owners only)")
+    async def workers(self, interaction: discord.Interaction[Any]) -> None:
+        await self._run(interaction, "workers")
+
     @mod.command(description="A role whose members count as moderators here")
     async def role(self, interaction: discord.Interaction[Any], role: discord.Role | None = None) -> None:
         await self._run(interaction, "mod_role", role.id if role else None)
