@@ -63,16 +63,19 @@ def _free_port() -> int:
 class RedisServer:
     """One redis-server process on loopback; `restart()` keeps the port, loses the data."""
 
-    def __init__(self, binary: str, folder: Path) -> None:
+    def __init__(self, binary: str, folder: Path, *, password: str | None = None) -> None:
+        self.password = password
         self.binary = binary
         self.folder = folder
         self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder)]
         args += ["--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "redis.log"]
+        args += ["--requirepass", self.password] if self.password else []
         self.proc = subprocess.Popen(
             args, cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -86,7 +89,7 @@ class RedisServer:
         import redis
 
         try:
-            return bool(redis.Redis(port=self.port, socket_timeout=0.5).ping())
+            return bool(redis.Redis(port=self.port, password=self.password, socket_timeout=0.5).ping())
         except redis.RedisError:
             return False
 
@@ -106,7 +109,25 @@ class RedisServer:
     def client(self) -> Any:
         import redis
 
-        return redis.Redis(port=self.port, socket_timeout=5)
+        return redis.Redis(port=self.port, password=self.password, socket_timeout=5)
+
+
+@pytest.fixture
+def make_redis_server(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
+    """`make_redis_server(password=...)`: another server for this test only."""
+    made: list[RedisServer] = []
+
+    def make(**kwargs: Any) -> RedisServer:
+        folder = tmp_path / f"redis-{len(made)}"
+        folder.mkdir()
+        server = RedisServer(_redis_binary(), folder, **kwargs)
+        server.start()
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
