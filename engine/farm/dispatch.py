@@ -88,6 +88,7 @@ class FarmRuntime:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._table_at = float("-inf")
+        self.signing: Any = None
 
     async def start(self) -> None:
         """Open the farm's own journal connection and start dispatching; Redis may be down."""
@@ -102,6 +103,10 @@ class FarmRuntime:
             max_attempts=s.max_attempts,
             busy_timeout=s.busy_timeout_seconds,
         )
+        from engine.credentials import load_signing
+
+        # Clips are signed here, where the keys are: rented workers never hold them.
+        self.signing = await asyncio.to_thread(load_signing, s)
         pool = ConnectionPool.from_url(self.url, socket_timeout=5, socket_connect_timeout=2)
         self.redis = ArqRedis(pool, job_serializer=p.dumps, job_deserializer=p.loads)
         self._tasks = [
@@ -270,7 +275,8 @@ class FarmRuntime:
         self.on_event("claimed", job.id, {})
         try:
             await self.redis.set(p.attempt_key(job.id), str(attempt), ex=7 * 24 * 3600)
-            payload = {"job": job.id, "attempt": attempt, "request": job.request.to_dict()}
+            mark = bool((await self.db.server_settings(job.guild_id)).get("visible_mark"))
+            payload = await asyncio.to_thread(_payload, job, attempt, mark)
             await self.redis.enqueue_job(
                 p.RENDER_FUNCTION,
                 payload,
@@ -339,7 +345,22 @@ class FarmRuntime:
             path = clips / f"job-{job_id}-a{attempt}.mp4"
             await asyncio.to_thread(_write_clip, path, result)
             seconds = float(result.get("seconds") or 0.0)
-            done = await self.db.complete(job_id, FARM_OWNER, attempt, str(path), seconds)
+            hashes = await asyncio.to_thread(_sign_with, self.signing, self.settings, job, path)
+            score = result.get("check_score")
+            threshold = self.settings.output_check_threshold
+
+            def complete(journal: Any) -> bool:
+                # As the local worker: the fingerprint with the result, and the output check's
+                # score judged by the journal against the server's threshold (held or rendered).
+                with journal.atomic():
+                    if hashes is not None:
+                        journal.record_print(job_id, hashes)
+                    return journal.complete(
+                        job_id, FARM_OWNER, attempt, str(path), seconds,
+                        check_score=None if score is None else float(score), default_threshold=threshold,
+                    )  # fmt: skip
+
+            done = await self.db.run(complete)
             if done:
                 per_step = float(result.get("seconds_per_frame_step") or 0.0)
                 with contextlib.suppress(Exception):
@@ -359,6 +380,34 @@ class FarmRuntime:
         await self._forget(job_id, attempt, preset)
         if done:
             self.on_event("finished", job_id, {})
+
+
+def _payload(job: Job, attempt: int, mark: bool) -> dict[str, Any]:
+    """What a remote worker needs to render the job as the local worker would: the request,
+    the files it is conditioned on (they live on this machine), and the server's choices that
+    change the file (the visible mark; private metadata for DM clips)."""
+    payload: dict[str, Any] = {"job": job.id, "attempt": attempt, "request": job.request.to_dict()}
+    for field in ("image", "extend"):
+        name = getattr(job.request, field)
+        if name:
+            payload[f"{field}_bytes"] = p.encode_clip_bytes(Path(name).read_bytes())
+    payload["private"] = job.guild_id is None
+    payload["mark"] = mark
+    return payload
+
+
+def _sign_with(signing: Any, settings: Any, job: Job | None, path: Path) -> list[int] | None:
+    """Sign the returned clip here (the keys stay on the bot's machine) and fingerprint it."""
+    from engine.credentials import ClipFacts, sign_clip
+    from engine.credentials.fingerprint import FingerprintError, fingerprint_file
+
+    if signing is not None and job is not None:
+        sign_clip(path, signing, ClipFacts.of(job.request, settings.bot_name))
+    try:
+        return fingerprint_file(path)
+    except FingerprintError as exc:
+        log.warning("%s: no fingerprint (%s)", path.name, exc)
+        return None
 
 
 def _write_clip(path: Path, result: dict[str, Any]) -> None:

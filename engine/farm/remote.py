@@ -164,12 +164,19 @@ class RemoteWorker:
 
     def _render(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The local worker's render path (`Worker.process` then `Worker._store`), on this thread."""
-        from engine.encode import encode_clip
-        from engine.render import Cancelled
         from engine.request import RenderRequest
 
         job_id = int(payload["job"])
         request = RenderRequest.from_dict(payload["request"])
+        with tempfile.TemporaryDirectory(prefix="promptreel-farm-in-") as inputs:
+            return self._render_in(payload, job_id, _with_inputs(request, payload, Path(inputs)))
+
+    def _render_in(self, payload: dict[str, Any], job_id: int, request: Any) -> dict[str, Any]:
+        from engine.encode import encode_clip
+        from engine.encode.mark import burn_mark
+        from engine.outputcheck import clip_score, load_detector
+        from engine.render import Cancelled
+
         cancel = p.cancel_key(job_id)
         sync = self.sync_redis
 
@@ -189,14 +196,21 @@ class RemoteWorker:
             [result] = self.renderer.render(request, on_progress=on_progress, should_cancel=should_cancel)
         except Cancelled:
             return {"status": "cancelled"}
+        # The output check on the frames in memory, as the local worker does; the bot's journal
+        # judges the score against the job's server threshold when it records the clip.
+        detector = load_detector() if self.settings.output_check else None
+        score = clip_score(detector, result.frames, self.settings.output_check_frames, job_id)
         out = {
             "status": "done",
             "seconds": result.seconds,
             "seconds_per_frame_step": result.seconds_per_frame_step,
+            "check_score": score,
         }
+        frames = burn_mark(result.frames) if payload.get("mark") else result.frames
+        metadata = request.clip_metadata(private=bool(payload.get("private")))
         with tempfile.TemporaryDirectory(prefix="promptreel-farm-") as tmp:
             path = Path(tmp) / f"job-{job_id}-a{payload['attempt']}.mp4"
-            encode_clip(result.frames, path, fps=request.fps, metadata=request.clip_metadata())
+            encode_clip(frames, path, fps=request.fps, metadata=metadata)
             shared = self.settings.farm_shared_dir
             if shared is not None and path.stat().st_size > self.settings.farm_inline_max_bytes:
                 shared.mkdir(parents=True, exist_ok=True)
@@ -301,3 +315,18 @@ def run_remote_worker(*, url: str | None, model: str | None, name: str | None, d
     asyncio.run(main())
     log.info("farm worker %s stopped", worker.name)
     return 0
+
+
+def _with_inputs(request: Any, payload: dict[str, Any], folder: Path) -> Any:
+    """The request with its picture and the clip it extends written here, where this worker can
+    read them (the paths in the request are the bot machine's)."""
+    from dataclasses import replace
+
+    changes = {}
+    for field in ("image", "extend"):
+        data = payload.get(f"{field}_bytes")
+        if getattr(request, field) and data is not None:
+            local = folder / f"{field}{Path(getattr(request, field)).suffix}"
+            local.write_bytes(p.decode_clip_bytes(data))
+            changes[field] = str(local)
+    return replace(request, **changes) if changes else request

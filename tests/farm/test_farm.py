@@ -211,3 +211,33 @@ async def test_owners_see_the_pool_by_preset_and_stats_count_the_live_workers(
     assert lines[0] == "tiny: w1, 1 done, idle"
     assert lines[1].startswith("tiny: w2, 0 done, gone, last seen")
     assert "Workers: tiny 1 (0 rendering)." in stats["text"]
+
+
+async def test_farm_clips_get_the_output_check_the_mark_and_credentials_like_local_ones(
+    make_settings, start_worker, redis_server
+) -> None:
+    """The safety and provenance promises hold whichever backend renders: a remote worker scores
+    the frames it rendered, the bot's journal holds the clip by its server's threshold (0 here:
+    every clip, the honest way to force it), the bot signs the returned file with keys that
+    never leave its machine, and records its fingerprint."""
+    from engine.credentials import make_authority
+    from engine.credentials.fingerprint import fingerprint_file
+    from engine.credentials.verify import check_credentials
+
+    start_worker("w1")
+    settings = make_settings(output_check_threshold=0.0)
+    authority = await asyncio.to_thread(make_authority, settings.credentials_dir)
+    async with farm_bot(settings) as bot:
+        job_id = await bot.submit(steps=2)
+        await bot.wait_for({job_id}, event="held")
+    journal = _journal(settings)
+    try:
+        row = journal.get(job_id)
+        prints = journal.find_prints(fingerprint_file(Path(row.clip_path)), 8)
+    finally:
+        journal.close()
+    assert row.state == JobState.HELD and row.check_score is not None
+    trust = await asyncio.to_thread(authority.ca.read_text)
+    verdict = await asyncio.to_thread(check_credentials, Path(row.clip_path), trust)
+    assert verdict.kind == "trusted", verdict
+    assert prints and prints[0][0] == job_id
