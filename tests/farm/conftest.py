@@ -158,7 +158,9 @@ def make_settings(tmp_path: Path, tiny_models_dir: Path, redis_url: str) -> Call
             "max_waiting_per_user": 50,
             "max_waiting_per_guild": 1000,
             "lease_seconds": 30.0,
-            "farm_liveness_seconds": 2.0,
+            # Long enough that a worker starting a job on a loaded 2-core CI runner is not taken
+            # for lost three times over (a lost attempt counts, by design), short enough for tests.
+            "farm_liveness_seconds": 4.0,
         }
         return isolated_settings(Settings, **{**values, **overrides})
 
@@ -192,7 +194,7 @@ def start_worker(
             "PROMPTREEL_DATA_DIR": str(tmp_path / f"worker-{name}"),
             "PROMPTREEL_OFFLINE": "true",
             "PROMPTREEL_DEVICE": "cpu",
-            "PROMPTREEL_FARM_LIVENESS_SECONDS": "2",
+            "PROMPTREEL_FARM_LIVENESS_SECONDS": "4",
             **env,
         }
         with log.open("wb") as out:
