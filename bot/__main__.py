@@ -10,6 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
+from bot import i18n
 from bot.config import Settings
 
 
@@ -24,6 +25,10 @@ def _console(argv: list[str]) -> int:
     parser.add_argument(
         "--owners", default="", help="comma-separated names who own the bot: bot-wide /mod actions"
     )
+    parser.add_argument(
+        "--lang", choices=i18n.LANGUAGES, default=None,
+        help="the language to answer in (default: /mod language, else PROMPTREEL_LANGUAGE)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     from bot.console import ConsoleAdapter, run_console
@@ -56,7 +61,9 @@ def _console(argv: list[str]) -> int:
         sys.stdin.reconfigure(errors="replace")
     adapter = ConsoleAdapter(sys.stdout, as_json=args.json)
     try:
-        return asyncio.run(run_console(Core(settings, adapter), adapter, mods, owners=owners))
+        return asyncio.run(
+            run_console(Core(settings, adapter), adapter, mods, owners=owners, language=args.lang)
+        )
     except (ModelUnavailable, JournalError, FolderUnwritable, FarmConfigError) as exc:
         # Storage or weights the owner must fix: one line saying what and how, no traceback.
         print(f"error: {exc}", file=sys.stderr)

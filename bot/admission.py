@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from bot import quota as quotas
-from bot import texts
 from bot.config import Settings
+from bot.i18n import texts
 from engine.journal import Journal
 
 
@@ -55,6 +55,8 @@ class GuildConfig:
     daily_per_member: int | None = None
     daily_per_server: int | None = None
     quiet_hours: str | None = None  # "23:00-07:00", or "off"
+    # The server's language (`/mod language`, a `bot.i18n.LANGUAGES` code); None: the bot's setting.
+    language: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GuildConfig:

@@ -57,6 +57,11 @@ class Settings(EngineSettings):
     # The time zone of the quota day and of quiet hours (an IANA name, e.g. Europe/Paris).
     timezone: str = "UTC"
 
+    # The language the bot speaks where nothing better is known (`bot.i18n.LANGUAGES`): the
+    # console, and servers whose moderators chose none with `/mod language`. A Discord member's
+    # own app language comes first; a language without a catalogue falls back to English.
+    language: Literal["en", "fr"] = "en"
+
     # Days prompts, clips and their journal rows are kept, then deleted (the audit log stays);
     # 0 keeps them forever. Checked hourly by the bot.
     retention_days: float = Field(30.0, ge=0)

@@ -18,13 +18,14 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TextIO
 
-from bot import texts
+from bot import i18n
 from bot.core import Answer, Core, Requester, info, refused
 from bot.flags import MAX_TEXT
 from bot.http import attach
+from bot.i18n import texts
 from bot.moderation import Moderation
 from bot.policy import clean
-from bot.texts import held_for_review, quoted, rejected_after_review
+from bot.texts import quoted
 from engine.journal import Job, JobState
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ MOD_USAGE = (
     "quota member=N server=N quiet=HH:MM-HH:MM, reports, purge member|server ID, "
     "words add|remove|list ..., category NAME on|off, allow PHRASE, allow list, allow remove PHRASE, "
     "classifier [off|hosted|local], audit [everywhere], dms on|off, "
-    "images on|off, faces on|off, mark on|off, chain SECONDS (owners), "
+    "images on|off, faces on|off, mark on|off, language [en|fr|default], chain SECONDS (owners), "
     "held [everywhere], release JOB, reject JOB, threshold [VALUE|default], workers (owners)."
 )
 
@@ -180,9 +181,9 @@ class ConsoleAdapter:
         elif job.state == JobState.CANCELLED:
             written = self.emit("cancelled", who, f"job {job.id} was cancelled.", job=job.id)
         elif job.state == JobState.HELD:
-            written = self.emit("held", who, held_for_review(job.id), job=job.id)
+            written = self.emit("held", who, texts.held_for_review(job.id), job=job.id)
         elif job.state == JobState.REJECTED:
-            written = self.emit("rejected", who, rejected_after_review(job.id), job=job.id)
+            written = self.emit("rejected", who, texts.rejected_after_review(job.id), job=job.id)
         else:
             reason = job.error or "unknown error"
             written = self.emit("failed", who, f"job {job.id} failed: {reason}", job=job.id, reason=reason)
@@ -194,12 +195,19 @@ class ConsoleAdapter:
 
 class Console:
     def __init__(
-        self, core: Core, adapter: ConsoleAdapter, mods: set[str], owners: frozenset[str] = frozenset()
+        self,
+        core: Core,
+        adapter: ConsoleAdapter,
+        mods: set[str],
+        owners: frozenset[str] = frozenset(),
+        language: str | None = None,
     ) -> None:
+        """`language`: `--lang`, before the console server's `/mod language` and the setting."""
         self.core = core
         self.adapter = adapter
         self.mods = mods
         self.owners = owners
+        self.language = language
         self.moderation = Moderation(core)
 
     async def handle(self, line: str) -> None:
@@ -212,10 +220,13 @@ class Console:
             self.adapter.answer(user, refused("invalid", line_too_long(len(line))))
             return
         text = parts[1]
-        who = Requester(
-            user, user, CONSOLE_GUILD, CONSOLE_GUILD, is_mod=user in self.mods, is_owner=user in self.owners
-        )
         try:
+            language = await self.core.language_of(CONSOLE_GUILD, self.language)
+            i18n.use(language)
+            who = Requester(
+                user, user, CONSOLE_GUILD, CONSOLE_GUILD, is_mod=user in self.mods,
+                is_owner=user in self.owners, language=language,
+            )  # fmt: skip
             answer = await (
                 self.command(who, text.strip())
                 if text.strip().startswith("/")
@@ -309,6 +320,8 @@ class Console:
         if action in ("images", "faces", "mark") and len(rest) == 1 and rest[0].lower() in ("on", "off"):
             switch = {"images": m.images, "faces": m.faces, "mark": m.mark}[action]
             return await switch(who, rest[0].lower() == "on")
+        if action == "language" and len(rest) <= 1:
+            return await m.language(who, rest[0] if rest else "")
         if action == "chain" and len(rest) == 1:
             return await m.chain(who, rest[0])
         if action == "held":
@@ -356,8 +369,9 @@ async def run_console(
     stream: TextIO = sys.stdin,
     *,
     owners: frozenset[str] = frozenset(),
+    language: str | None = None,
 ) -> int:
-    console = Console(core, adapter, mods, owners)
+    console = Console(core, adapter, mods, owners, language)
     attach(core)  # the owner's HTTP server, when PROMPTREEL_HTTP_PORT is set
     await core.start()
     try:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import texts
+from bot.i18n import texts
 from engine.request import InvalidRequest
 
 # The longest message Discord lets anyone send (Nitro); far above the longest prompt plus its

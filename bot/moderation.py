@@ -15,8 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot import admission, privacy, texts
+from bot import admission, i18n, privacy
 from bot.core import Answer, Core, Requester, info, refused
+from bot.i18n import texts
 from bot.policy import ALWAYS_ON, CATEGORIES, CATEGORY_LABELS, clean
 from bot.policy.appeals import phrase_key
 from bot.quota import Quota, parse_quiet_hours
@@ -311,6 +312,19 @@ class Moderation:
             return no
         await self._set(who, "mark", detail="on" if on else "off", visible_mark=on)
         return info(texts.mark_now(on))
+
+    async def language(self, who: Requester, code: str = "") -> Answer:
+        """`/mod language [en|fr|default]`: the language of mentions, DMs and of members whose
+        own app language the bot does not speak, on this server (bot-wide outside one)."""
+        if (no := self._refusal(who)) is not None:
+            return no
+        chosen = (await self._config(who)).language
+        if code:
+            chosen = None if code.lower() == "default" else i18n.supported(code)
+            if chosen is None and code.lower() != "default":
+                return refused("invalid", texts.unknown_language(code, i18n.LANGUAGES))
+            await self._set(who, "language", detail=chosen or "default", language=chosen)
+        return info(texts.language_now(chosen, self.core.settings.language), language=chosen)
 
     async def chain(self, who: Requester, seconds: str) -> Answer:
         """The longest Extend chain on this server: the owners' call, since it is their GPU time."""

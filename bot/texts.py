@@ -576,3 +576,28 @@ def reports_list(entries: list[dict[str, Any]]) -> str:
             f"Job {e['job_id']} by {quoted(str(e['user_id']), 64)}, reported {e['reports']}x: {prompt}"
         )
     return "\n".join(lines)
+
+
+# --- languages -------------------------------------------------------------------------------------
+
+LANGUAGE_NAMES = {"en": "English", "fr": "French"}
+
+
+def unknown_language(code: str, choices: Iterable[str]) -> str:
+    return f"I don't speak `{quoted(code, 20)}` yet. Languages: {', '.join(choices)}, or `default`."
+
+
+def language_now(code: str | None, default: str) -> str:
+    """`/mod language`'s answer: which language members whose own the bot doesn't speak get here."""
+    name = LANGUAGE_NAMES.get(code or default, code or default)
+    own = "" if code else " (the bot's default)"
+    return (
+        f"This server's language: {name}{own}. Members still get their own app language where "
+        "the bot speaks it; mentions and DMs get this one."
+    )
+
+
+# Said after "Queued job N" when a prompt looks written in another language than English.
+NOT_ENGLISH = "Tip: the video models read English best, so a prompt in English usually gives a closer clip."
+# Said instead when the owner's translation step turned it into English for the model.
+TRANSLATED = "Your prompt was translated into English for the video model."

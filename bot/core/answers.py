@@ -26,6 +26,9 @@ class Requester:
     # The adapter that answers this person (None: the core's first). A Discord user and a
     # Bluesky handle are different people: social adapters prefix their ids with the network.
     surface: str | None = None
+    # The language to answer in, when the surface knows it (a Discord member's app language,
+    # resolved with `Core.language_of`); stored with the job so its later messages speak it too.
+    language: str | None = None
 
     def moderates(self, guild_id: str | None) -> bool:
         """May act as a moderator on what belongs to `guild_id` (None: DMs, the whole bot)?

@@ -6,10 +6,11 @@ import logging
 import time
 from typing import Any
 
-from bot import admission, privacy, texts
+from bot import admission, privacy
 from bot.core.answers import Answer, Requester, info, refused
 from bot.core.base import CoreBase
 from bot.flags import FLAG_HELP
+from bot.i18n import texts
 from bot.quota import Quota, remaining
 from engine.journal import JobState, Journal
 from engine.presets import PRESETS

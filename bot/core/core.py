@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
-from bot import privacy
+from bot import i18n, privacy
 from bot.config import Settings
 from bot.core.commands import Commands
 from bot.core.delivery import Adapter, Dispatcher, IdleWait
@@ -62,6 +62,8 @@ class Core(Intake, Commands):
     ) -> None:
         """`adapter` answers jobs whose requester names no surface; `also`: more adapters."""
         self.settings = settings
+        # Whatever no request sets a language for speaks the owner's (one bot per process).
+        i18n.set_default(settings.language)
         self.journal = None
         self.adapter = adapter
         self.adapters: dict[str, Adapter] = {}

@@ -17,8 +17,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from bot import texts
+from bot import i18n
 from bot.core.events import JobEvent, JobEvents
+from bot.i18n import texts
 from engine.journal import AsyncJournal, Job, JobState
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,11 @@ async def _at_most(awaitable: Any, seconds: float) -> None:
 
 def _by_position(item: tuple[Job, Any]) -> int:
     return item[1].position
+
+
+def job_language(job: Job) -> str | None:
+    """The language its requester was answered in (`Requester.language`); None: the bot's."""
+    return job.reply.get("lang")
 
 
 def backoff(attempt: int) -> float:
@@ -193,7 +199,8 @@ class Dispatcher:
         self._progress_seen[key] = (step, job.preview_path)
         try:
             self._shown_line.pop(job_id, None)
-            await self.adapter.on_progress(job, step, total)
+            with i18n.speaking(job_language(job)):
+                await self.adapter.on_progress(job, step, total)
         except Exception:
             log.exception("progress update for job %s failed", job_id)
 
@@ -209,7 +216,8 @@ class Dispatcher:
             self._far_at, depth = now, None
         far_edits = 0
         for job, where in sorted(await self.db.positions(self.adapter.name, depth=depth), key=_by_position):
-            line = texts.queue_line(where.position, where.eta_s)
+            with i18n.speaking(job_language(job)):
+                line = texts.queue_line(where.position, where.eta_s)
             shown = self._shown_line.get(job.id)
             if shown == line or (shown is None and job.created_at >= self._since):
                 # Unchanged, or queued by this process, whose reply shows (or is about to show)
@@ -222,7 +230,8 @@ class Dispatcher:
                 far_edits += 1
             self._shown_line[job.id] = line
             try:
-                await show(job, where.position, where.eta_s)
+                with i18n.speaking(job_language(job)):
+                    await show(job, where.position, where.eta_s)
             except Exception:
                 log.exception("position update for job %s failed", job.id)
 
@@ -235,6 +244,7 @@ class Dispatcher:
                 await self._progress(job.id, job.progress_step, job.progress_total, job)
 
     async def _deliver(self, job: Job) -> None:
+        i18n.use(job_language(job))  # a task of its own: the requester's language throughout
         db = self.db
         try:
             if not await db.begin_delivery(job.id, seen_attempts=job.delivery_attempts):

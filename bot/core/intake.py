@@ -14,11 +14,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from bot import admission, texts
+from bot import admission, i18n
 from bot.core.answers import Answer, Requester, refused
 from bot.core.base import CoreBase
 from bot.core.events import JobEvent
 from bot.flags import parse_prompt
+from bot.i18n import texts
 from bot.policy import clean
 from bot.policy.layers import CLASSIFIER_CHOICES, LayerVerdict, ServerPolicy
 from bot.quota import Quota
@@ -62,6 +63,10 @@ class Intake(CoreBase):
         """Queue a prompt, or refuse it. `post_id`: the network post it came from, so the same
         post read twice becomes one job (the second call answers `duplicate`)."""
         options = dict(options or {})
+        if who.language:
+            # The job's later messages (status, clip, failure) are sent from other tasks: they
+            # read the requester's language here.
+            reply = {**(reply or {}), "lang": who.language}
         model = options.pop("model", None) or self.settings.model
         if model not in self.models:
             return refused("invalid", texts.model_unavailable(model, self.models))
@@ -323,6 +328,20 @@ class Intake(CoreBase):
 
     async def guild_config(self, guild_id: str | None) -> admission.GuildConfig:
         return await self.db.run(admission.guild_config, guild_id)
+
+    async def language_of(self, guild_id: str | None, *preferred: object) -> str:
+        """The language to answer someone in: the first of `preferred` that has a catalogue (a
+        member's own app language, their server's), else the server's `/mod language`, else the
+        bot's `PROMPTREEL_LANGUAGE`."""
+        if any(i18n.supported(p) for p in preferred):
+            return i18n.pick(*preferred)
+        try:
+            cfg = await self.guild_config(guild_id)
+        except Exception as exc:
+            if not is_storage_fault(exc):
+                raise
+            return i18n.pick(self.settings.language)  # intake itself says what is wrong
+        return i18n.pick(cfg.language, self.settings.language)
 
     async def refusal_for_banned(self, who: Requester) -> Answer | None:
         """For actions that queue nothing (buttons): a banned user is refused there too."""

@@ -18,8 +18,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from bot import texts
+from bot import i18n
 from bot.core.delivery import Adapter, Dispatcher, IdleWait
+from bot.i18n import texts
 from engine.journal import AsyncJournal, Job, JobState, is_storage_fault
 from engine.storage import Episodes
 
@@ -118,6 +119,7 @@ class Upkeep:
 
     async def _tell(self, tell: Any, job: Job) -> None:
         try:
-            await tell(job, texts.STORAGE_DELAY)
+            with i18n.speaking(job.reply.get("lang")):
+                await tell(job, texts.STORAGE_DELAY)
         except Exception:
             log.exception("telling the requester of job %s about its delay failed", job.id)

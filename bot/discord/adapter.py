@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core import DeliveryError
-from bot.discord import texts
 from bot.discord.components import clip_view, job_id_of, status_view
-from bot.discord.texts import status_text
-from bot.texts import held_for_review, queue_line, rejected_after_review
+from bot.discord.language import texts
+from bot.i18n import texts as core_texts
 from engine.credentials import ClipFacts, Signing, load_signing
 from engine.journal import Job, JobState
 from engine.presets import get_preset
@@ -185,7 +184,7 @@ class DiscordAdapter:
         preview = await self._new_preview(job) if step < total else None
         await self.edit_status(
             job,
-            status_text(job, line),
+            texts.status_text(job, line),
             view=status_view(job.id),
             attachments=None if preview is None else [preview],
         )
@@ -207,7 +206,7 @@ class DiscordAdapter:
         await self._wait_ack(job)
         self._delay_shown.add(job.id)
         self._last_edit[job.id] = time.monotonic()
-        await self.edit_status(job, status_text(job, text), view=status_view(job.id))
+        await self.edit_status(job, texts.status_text(job, text), view=status_view(job.id))
 
     async def on_position(self, job: Job, position: int, eta_s: float) -> None:
         """The job moved up the queue: refresh '#N in queue, about M min', within the edit budget."""
@@ -216,7 +215,9 @@ class DiscordAdapter:
         if now - self._last_edit.get(job.id, float("-inf")) < self.settings.status_edit_seconds:
             return
         self._last_edit[job.id] = now
-        await self.edit_status(job, status_text(job, queue_line(position, eta_s)), view=status_view(job.id))
+        await self.edit_status(
+            job, texts.status_text(job, core_texts.queue_line(position, eta_s)), view=status_view(job.id)
+        )
 
     # --- delivery ------------------------------------------------------------------------------
 
@@ -292,7 +293,7 @@ class DiscordAdapter:
             ),
         )
         if reference is not None or job.reply.get("status_message_id"):
-            await self.edit_status(job, status_text(job, texts.DONE), view=None, attachments=[])
+            await self.edit_status(job, texts.status_text(job, texts.DONE), view=None, attachments=[])
         return {"clip_message_id": message.id, "via": "channel"}
 
     def _reference(self, job: Job, channel: Any) -> discord.MessageReference | None:
@@ -322,18 +323,19 @@ class DiscordAdapter:
 
     async def undeliverable(self, job: Job, reason: str) -> None:
         line = texts.undeliverable_line(reason, job.id)
-        await self.edit_status(job, status_text(job, line), view=None, attachments=[])
+        await self.edit_status(job, texts.status_text(job, line), view=None, attachments=[])
 
     async def _notify_end(self, job: Job) -> dict[str, Any]:
         if job.state == JobState.HELD:
-            await self.edit_status(job, status_text(job, held_for_review(job.id)), view=None, attachments=[])
+            text = texts.status_text(job, core_texts.held_for_review(job.id))
+            await self.edit_status(job, text, view=None, attachments=[])
             # Every try so far was this notice's: a release's clip has not been sent before.
             return {"held_notice_attempts": job.delivery_attempts + 1}
         if job.state == JobState.REJECTED:
-            line = rejected_after_review(job.id)
+            line = core_texts.rejected_after_review(job.id)
         else:
             line = texts.CANCELLED if job.state == JobState.CANCELLED else texts.RENDER_FAILED
-        await self.edit_status(job, status_text(job, line), view=None, attachments=[])
+        await self.edit_status(job, texts.status_text(job, line), view=None, attachments=[])
         return {}
 
 

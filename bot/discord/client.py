@@ -20,15 +20,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import i18n
 from bot.config import Settings
 from bot.core import Answer, Core, IdleWait, Requester
-from bot.discord import texts
 from bot.discord.adapter import DiscordAdapter
 from bot.discord.components import JobActions, JobButton, status_view
-from bot.discord.texts import retry_text, status_text
+from bot.discord.language import CommandTranslator, LanguageTree, interaction_locales, texts
 from bot.http import attach
+from bot.i18n import texts as core_texts
 from bot.policy import PromptPolicy
-from bot.texts import queue_line
 
 # The name from before the split into a client and cogs, kept so log filters keep matching.
 log = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ class PromptreelBot(commands.Bot):
             # Nobody is pinged unless a message says so explicitly: a prompt with @everyone is inert.
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            # Each command speaks its member's language from its first line (`LanguageTree`).
+            tree_cls=LanguageTree,
         )
         self.settings = settings
         self.adapter = DiscordAdapter(self, settings)
@@ -77,6 +79,8 @@ class PromptreelBot(commands.Bot):
             if self.get_cog(cog.qualified_name) is None:  # setup_hook may run again on a restarted client
                 await self.add_cog(cog)
         self.add_dynamic_items(JobButton)
+        # Command names and descriptions in every language with a catalogue, at sync.
+        await self.tree.set_translator(CommandTranslator())
         await self.sync_commands()
 
     async def close(self) -> None:
@@ -90,7 +94,12 @@ class PromptreelBot(commands.Bot):
         guild = discord.Object(self.settings.discord_dev_guild) if self.settings.discord_dev_guild else None
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
-        payload = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+        # What `tree.sync` will send, translations included: new wording resyncs too.
+        translator = self.tree.translator
+        payload = [
+            await c.get_translated_payload(self.tree, translator) if translator else c.to_dict(self.tree)
+            for c in self.tree.get_commands(guild=guild)
+        ]
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         key = f"discord:commands:{guild.id if guild else 'global'}"
         if await self.core.db.get_value(key) == digest:
@@ -121,8 +130,19 @@ class PromptreelBot(commands.Bot):
         return self.owners
 
     async def requester(
-        self, user: discord.abc.User, guild: discord.Guild | None, channel_id: int | None
+        self,
+        user: discord.abc.User,
+        guild: discord.Guild | None,
+        channel_id: int | None,
+        locales: tuple[object, ...] = (),
     ) -> Requester:
+        """Who is asking, and the language to answer them in, spoken from here on in this task.
+
+        `locales`: what Discord says of the member's language (interactions only); mentions and
+        DMs get their server's `/mod language`, else the bot's.
+        """
+        language = await self.core.language_of(str(guild.id) if guild else None, *locales)
+        i18n.use(language)
         is_mod = False
         if guild is not None and isinstance(user, discord.Member):
             cfg = await self.core.guild_config(str(guild.id))
@@ -137,10 +157,13 @@ class PromptreelBot(commands.Bot):
             is_mod=is_mod,
             is_owner=str(user.id) in self.owners,
             roles=tuple(str(r.id) for r in getattr(user, "roles", ())),
+            language=language,
         )
 
     async def interaction_requester(self, interaction: discord.Interaction[Any]) -> Requester:
-        return await self.requester(interaction.user, interaction.guild, interaction.channel_id)
+        return await self.requester(
+            interaction.user, interaction.guild, interaction.channel_id, interaction_locales(interaction)
+        )
 
     # --- answering -----------------------------------------------------------------------------
 
@@ -148,7 +171,7 @@ class PromptreelBot(commands.Bot):
         """Queued jobs get a public status message; everything else is for the asker's eyes only."""
         if answer.event == "queued" and answer.job_id is not None:
             job = await self.core.db.get(answer.job_id)
-            text = status_text(job, queue_line(answer.position or 0, answer.eta_s or 0.0))
+            text = texts.status_text(job, core_texts.queue_line(answer.position or 0, answer.eta_s or 0.0))
             key = job.reply.get("ack", "")
             try:
                 if interaction.response.is_done():
@@ -165,7 +188,7 @@ class PromptreelBot(commands.Bot):
         if interaction.response.is_done():
             # A refusal is for the asker alone: the public "thinking" message goes.
             await interaction.delete_original_response()
-        await self.send_ephemeral(interaction, retry_text(answer))
+        await self.send_ephemeral(interaction, texts.retry_text(answer))
 
     async def send_ephemeral(self, interaction: discord.Interaction[Any], text: str) -> None:
         if interaction.response.is_done():

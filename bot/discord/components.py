@@ -15,7 +15,7 @@ from typing import Any, Protocol, cast
 
 import discord
 
-from bot.discord import texts
+from bot.discord.language import texts
 
 CUSTOM_ID = re.compile(
     r"promptreel:(?P<action>reroll|remix|info|delete|cancel|report|extend):(?P<job>[0-9]{1,18})"
@@ -113,9 +113,10 @@ def job_id_of(message: discord.Message | None) -> int | None:
     return None
 
 
-class RemixModal(discord.ui.Modal, title=texts.REMIX_TITLE):
+class RemixModal(discord.ui.Modal):
     def __init__(self, job_id: int, prompt: str, max_chars: int) -> None:
-        super().__init__(timeout=600, custom_id=f"promptreel:remixmodal:{job_id}")
+        # The title is the member's language's, so it is given per modal rather than per class.
+        super().__init__(title=texts.REMIX_TITLE, timeout=600, custom_id=f"promptreel:remixmodal:{job_id}")
         self.job_id = job_id
         self.prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
             label=texts.REMIX_PROMPT_LABEL,

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot import texts
+from bot.i18n import texts
 from bot.policy.appeals import without_phrases
 from bot.policy.classifiers import SEVERITY, ClassifierUnavailable, TextClassifier
 from bot.policy.rules import ALWAYS_ON, CATEGORIES, CATEGORY_LABELS, PromptPolicy, blocked

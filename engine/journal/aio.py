@@ -8,6 +8,7 @@ closing it: `await AsyncJournal.open(...)` and `await journal.close()` wait off 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import sqlite3
 import threading
@@ -56,7 +57,10 @@ class DbThread:
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(fn, *args, **kwargs))
+        # The caller's context variables go along, as with asyncio.to_thread: work done on the
+        # journal's thread for a request (the sentences of a refusal) sees that request's language.
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(self._executor, partial(context.run, fn, *args, **kwargs))
 
     @property
     def obj(self) -> Any:

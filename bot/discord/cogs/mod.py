@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import i18n
 from bot.discord import texts
 from bot.discord.client import PromptreelBot
 from bot.moderation import Moderation
@@ -150,6 +151,13 @@ class Mod(commands.Cog):
     @mod.command(description="The render farm's workers by preset (the bot's owners only)")
     async def workers(self, interaction: discord.Interaction[Any]) -> None:
         await self._run(interaction, "workers")
+
+    @mod.command(description="The language of mentions, DMs and members the bot can't answer in their own")
+    @app_commands.choices(
+        language=[app_commands.Choice(name=c, value=c) for c in (*i18n.LANGUAGES, "default")]
+    )
+    async def language(self, interaction: discord.Interaction[Any], language: str | None = None) -> None:
+        await self._run(interaction, "language", language or "")
 
     @mod.command(description="A role whose members count as moderators here")
     async def role(self, interaction: discord.Interaction[Any], role: discord.Role | None = None) -> None:

@@ -18,8 +18,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord import texts
 from bot.discord.client import PromptreelBot
+from bot.discord.language import texts
 from engine.credentials import Verdict, inspect
 from engine.credentials.fingerprint import MATCH_DISTANCE
 

@@ -17,11 +17,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import Answer
-from bot.discord import texts
 from bot.discord.client import PromptreelBot
 from bot.discord.components import RemixModal, job_id_of, status_view
-from bot.discord.texts import retry_text, status_text
-from bot.texts import queue_line
+from bot.discord.language import texts
+from bot.i18n import texts as core_texts
 from engine.image import MAX_BYTES as MAX_IMAGE_BYTES
 from engine.presets import PRESETS, get_preset
 from engine.request import MAX_SEED, MIN_FPS, longest_seconds
@@ -171,10 +170,10 @@ class Video(commands.Cog):
             return
         my_id = str(me.id)
         text = _MENTION.sub(lambda m: "" if m.group(1) == my_id else m.group(0), message.content).strip()
+        who = await self.bot.requester(message.author, message.guild, message.channel.id)
         if is_dm and not await self.core.dms_allowed():
             await message.reply(texts.DMS_OFF, mention_author=False)
             return
-        who = await self.bot.requester(message.author, message.guild, message.channel.id)
         if not text:
             await message.reply(self.core.help_text()[:2000], mention_author=False)
             return
@@ -197,13 +196,13 @@ class Video(commands.Cog):
             if answer.event == "queued" and answer.job_id is not None:
                 job = await self.core.db.get(answer.job_id)
                 status = await message.reply(
-                    status_text(job, queue_line(answer.position or 0, answer.eta_s or 0.0)),
+                    texts.status_text(job, core_texts.queue_line(answer.position or 0, answer.eta_s or 0.0)),
                     view=status_view(job.id),
                     mention_author=False,
                 )
                 await self.core.db.update_reply(job.id, status_message_id=status.id)
             else:
-                await message.reply(retry_text(answer)[:2000], mention_author=False)
+                await message.reply(texts.retry_text(answer)[:2000], mention_author=False)
         finally:
             self.bot.adapter.acked(reply["ack"])
 

@@ -1,0 +1,1 @@
+"""French: one module per surface, with the names of its English text module."""
