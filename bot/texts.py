@@ -104,6 +104,12 @@ CANNOT_CHECK_PROMPTS = (
 )
 
 
+def policy_refusal(category: str | None, english: str) -> str:
+    """A policy refusal in this language: in English, as `bot.policy` words it next to its
+    categories (`english`); other catalogues word each category themselves."""
+    return english
+
+
 def appeal_hint(category: str | None, in_server: bool) -> str:
     """What a policy refusal adds: how to ask for a mistaken refusal to be allowed.
 

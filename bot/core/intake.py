@@ -180,6 +180,7 @@ class Intake(CoreBase):
                 )  # fmt: skip
                 text = verdict.message
                 if verdict.reason == "policy":
+                    text = texts.policy_refusal(verdict.category, text)
                     text = f"{text} {texts.appeal_hint(verdict.category, who.guild_id is not None)}"
                 return admission.Refusal(verdict.reason, text, category=verdict.category, layer=verdict.layer)
             limits = admission.Limits.resolve(settings, cfg)

@@ -172,7 +172,9 @@ def test_every_sentence_shows_in_french_what_it_shows_in_english(surface: str, s
         for args in _arguments(value, sample_job):
             said, dit = value(**args), theirs(**args)
             assert isinstance(dit, str) and (dit.strip() or not said.strip()), (name, args)
-            missing = [p for p in _shown(said) if p not in dit]
+            # A parameter named `english` is the English wording a translation replaces.
+            shown = _shown(said) if "english" not in args else _shown(value(**{**args, "english": ""}))
+            missing = [p for p in shown if p not in dit]
             assert missing == [], f"{name}{args}: French drops {missing}: {dit!r}"
             assert dit != said or not said, f"{name}({args}) is still in English: {dit!r}"
             checked += 1
@@ -238,6 +240,14 @@ async def test_the_bots_setting_is_the_language_of_a_server_without_one(make_set
         assert answer["event"] == "refused"
         assert answer["text"].startswith("Je ne connais pas l'option `--nope`"), answer
         assert (await session.answer_to("bob: /history"))["text"] == "Vous n'avez encore créé aucune vidéo."
+        # The content policy's refusal and its appeal hint, both in French: nothing half English.
+        refusal = await session.answer_to("bob: a bloody decapitation")
+        assert refusal["reason"] == "policy" and refusal["category"] == "violence"
+        assert refusal["text"] == (
+            "Désolé, ce prompt semble relever de la catégorie « violence explicite », ce que ce "
+            "serveur n'autorise pas. Si c'est une erreur, demandez à un modérateur d'autoriser "
+            "l'expression inoffensive avec `/mod allow`."
+        )
 
 
 def test_console_help_offers_lang(tmp_path: Path) -> None:

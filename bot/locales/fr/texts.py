@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bot.policy import CATEGORY_LABELS
 from bot.texts import EXACT_POSITIONS, quoted, refused_by
 
 __all__ = ["EXACT_POSITIONS", "quoted", "refused_by"]  # shared with English; the rest is below
@@ -105,6 +106,33 @@ CANNOT_CHECK_PROMPTS = (
     "Désolé, je ne peux pas vérifier les prompts pour l'instant, donc je ne peux pas prendre "
     "celui-ci. Réessayez dans quelques minutes."
 )
+
+
+# The content policy's categories (`bot.policy.CATEGORY_LABELS` in English).
+_CATEGORIES = {
+    "sexual": "contenu sexuel",
+    "minors": "contenu sexuel impliquant des mineurs",
+    "violence": "violence explicite",
+    "hate": "contenu haineux",
+    "self_harm": "automutilation",
+    "harassment": "harcèlement ou humiliation d'une personne réelle",
+    "public_figures": "vraies personnalités publiques",
+    "trademarks": "personnages de marques déposées",
+    "custom": "mot ou expression bloqué par ce serveur",
+}
+# Moderation names a category by its English label (`bot.policy.CATEGORY_LABELS`).
+_BY_LABEL = {english: _CATEGORIES[code] for code, english in CATEGORY_LABELS.items()}
+
+
+def policy_refusal(category: str | None, english: str) -> str:
+    """A refusal by the content policy, in French (`english`: its English wording, not shown)."""
+    label = _CATEGORIES.get(category or "")
+    if label is None:
+        return "Désolé, je ne peux pas faire ce prompt."
+    if category == "custom":
+        return "Désolé, ce prompt contient un mot ou une expression que ce serveur a bloqué."
+    never = "ce qui n'est jamais autorisé" if category == "minors" else "ce que ce serveur n'autorise pas"
+    return f"Désolé, ce prompt semble relever de la catégorie « {label} », {never}."
 
 
 def appeal_hint(category: str | None, in_server: bool) -> str:
@@ -425,11 +453,11 @@ def unknown_category(name: str, categories: Iterable[str]) -> str:
 
 
 def category_always_on(label: str) -> str:
-    return f"Le filtre {label} est toujours actif et ne peut pas être désactivé."
+    return f"Le filtre « {_BY_LABEL.get(label, label)} » est toujours actif et ne peut pas être désactivé."
 
 
 def category_now(label: str, enabled: bool) -> str:
-    return f"Le filtre {label} est désormais {'actif' if enabled else 'inactif'}."
+    return f"Le filtre « {_BY_LABEL.get(label, label)} » est désormais {'actif' if enabled else 'inactif'}."
 
 
 def dms_now(allowed: bool) -> str:
