@@ -122,3 +122,5 @@ class Catalogue:
 
 # What the core, admission, quotas and moderation say (`bot.texts` in English).
 texts = Catalogue("bot.texts", fr="bot.locales.fr.texts")
+# What the bot posts on social networks (`bot.social.texts` in English).
+social_texts = Catalogue("bot.social.texts", fr="bot.locales.fr.social")

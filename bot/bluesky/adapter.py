@@ -26,7 +26,7 @@ from atproto_client.models.blob_ref import BlobRef
 
 from bot.bluesky.video import VideoService, VideoUnavailable
 from bot.config import Settings
-from bot.social import texts
+from bot.i18n import social_texts as texts
 from bot.social.mentions import prompt_of, without_byte_ranges
 from bot.social.surface import Mention, RateLimited, SocialSurface
 from engine.journal import Job
@@ -139,6 +139,8 @@ class BlueskyAdapter(SocialSurface):
             text=prompt_of(without_byte_ranges(record.text, own)),
             reply={"post_id": note.uri, "parent": parent, "root": root, "handle": note.author.handle},
             skip=skip,
+            # The author's own tag of the post's language(s), first one first.
+            language=next(iter(getattr(record, "langs", None) or []), None),
         )
 
     # --- replying ----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from mastodon import Mastodon, MastodonAPIError, MastodonNotFoundError, MastodonRatelimitError
 
 from bot.config import Settings
-from bot.social import texts
+from bot.i18n import social_texts as texts
 from bot.social.mentions import html_text, prompt_of
 from bot.social.surface import MediaFailed, Mention, RateLimited, SocialSurface
 from engine.journal import Job

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot import i18n
 from bot.config import Settings
 from bot.core import Answer, Core, DeliveryError, Requester
-from bot.social import texts
+from bot.i18n import social_texts as texts
 from engine.journal import Job, JobState
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ class Mention:
     reply: dict[str, Any] = field(default_factory=dict)
     # Why it is ignored: "own" post, a "bot", a "repost"; the cursor still moves past it.
     skip: str | None = None
+    # The language the author tagged the post with, where the network has that (Bluesky's `langs`).
+    language: str | None = None
 
 
 class RateLimited(Exception):
@@ -167,14 +170,23 @@ class SocialSurface:
             await self.mark_seen(mentions)
         await self.sweep_deleted()
 
-    def requester(self, mention: Mention) -> Requester:
+    def requester(self, mention: Mention, language: str | None = None) -> Requester:
         """The person: their network-stable id, prefixed so they are nobody on another surface;
         the network itself is their "server", so its caps and moderators' settings apply."""
         return Requester(
-            f"{self.name}:{mention.author_id}", mention.handle, self.name, None, surface=self.name
-        )
+            f"{self.name}:{mention.author_id}", mention.handle, self.name, None, surface=self.name,
+            language=language,
+        )  # fmt: skip
 
     async def take(self, mention: Mention) -> Answer | None:
+        """Queue or refuse one mention and answer it, in the post's language where it is tagged
+        with one the bot speaks, else the network's `/mod language`, else the bot's."""
+        assert self.core is not None
+        language = await self.core.language_of(self.name, mention.language)
+        with i18n.speaking(language):  # mentions are taken one after another in one task
+            return await self._take(mention, language)
+
+    async def _take(self, mention: Mention, language: str) -> Answer | None:
         assert self.core is not None
         refusal = await self.refusal_before_render()
         if refusal is not None:
@@ -182,7 +194,7 @@ class SocialSurface:
                 await self._answer(mention, refusal)
             return None
         answer = await self.core.submit_text(
-            self.requester(mention), mention.text, post_id=mention.post_id, reply=mention.reply
+            self.requester(mention, language), mention.text, post_id=mention.post_id, reply=mention.reply
         )
         # Refused before anything was recorded (bad flags): noted, so it is answered once.
         if (

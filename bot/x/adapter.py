@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 
 from bot.config import Settings
-from bot.social import texts
+from bot.i18n import social_texts as texts
 from bot.social.surface import MediaFailed, Mention, RateLimited, SocialSurface
 from bot.x.oauth1 import authorization
 from engine.journal import Job

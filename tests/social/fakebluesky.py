@@ -92,16 +92,17 @@ class FakeBluesky:
         return self._clock.isoformat().replace("+00:00", "Z")
 
     def mention(self, author: dict[str, Any], words: str, *, reply_to: dict[str, Any] | None = None,
-                handle_as: str | None = None) -> dict[str, Any]:  # fmt: skip
+                handle_as: str | None = None, langs: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
         """`author` posts "@promptreel.test WORDS" with a mention facet on the handle's bytes;
-        `reply_to` (a post) makes it a reply in that post's thread, notified as reason reply."""
+        `reply_to` (a post) makes it a reply in that post's thread, notified as reason reply;
+        `langs`: the post's language tags (default English, as the app sets them)."""
         handle = handle_as or f"@{BOT_HANDLE}"
         text = f"{handle} {words}"
         facets = [{"$type": "app.bsky.richtext.facet",
                    "index": {"byteStart": 0, "byteEnd": len(handle.encode())},
                    "features": [{"$type": "app.bsky.richtext.facet#mention", "did": BOT_DID}]}]  # fmt: skip
         record: dict[str, Any] = {"$type": "app.bsky.feed.post", "text": text, "createdAt": self._now(),
-                                  "facets": facets, "langs": ["en"]}  # fmt: skip
+                                  "facets": facets, "langs": ["en"] if langs is None else langs}  # fmt: skip
         if reply_to is not None:
             root = reply_to["record"].get("reply", {}).get("root") or {
                 "uri": reply_to["uri"],
