@@ -61,6 +61,11 @@ class Settings(EngineSettings):
     # console, and servers whose moderators chose none with `/mod language`. A Discord member's
     # own app language comes first; a language without a catalogue falls back to English.
     language: Literal["en", "fr"] = "en"
+    # Prompts that read as not English are translated into English for the model here (a
+    # LibreTranslate-style POST /translate); empty: off, and the member gets a tip instead.
+    translate_url: str = ""
+    translate_api_key: SecretStr | None = None
+    translate_timeout_seconds: float = Field(5.0, gt=0, le=60)
 
     # Days prompts, clips and their journal rows are kept, then deleted (the audit log stays);
     # 0 keeps them forever. Checked hourly by the bot.

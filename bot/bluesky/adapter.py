@@ -29,6 +29,7 @@ from bot.config import Settings
 from bot.i18n import social_texts as texts
 from bot.social.mentions import prompt_of, without_byte_ranges
 from bot.social.surface import Mention, RateLimited, SocialSurface
+from bot.translation import member_prompt
 from engine.journal import Job
 
 log = logging.getLogger(__name__)
@@ -206,12 +207,12 @@ class BlueskyAdapter(SocialSurface):
     async def post_clip(self, job: Job, media: dict[str, Any]) -> str:
         embed = models.AppBskyEmbedVideo.Main(
             video=BlobRef.model_validate(media["blob"]),
-            alt=texts.alt_text(job.request.prompt),
+            alt=texts.alt_text(member_prompt(job)),
             aspect_ratio=models.AppBskyEmbedDefs.AspectRatio(
                 width=job.request.width, height=job.request.height
             ),
         )
-        return await self._post(job.reply, texts.clip_reply(job.request.prompt), embed)
+        return await self._post(job.reply, texts.clip_reply(member_prompt(job)), embed)
 
     async def refusal_before_render(self) -> str | None:
         """No render for a clip the account may not upload today (the service's daily limits)."""

@@ -8,6 +8,7 @@ from bot.core.events import JobEvents
 from bot.core.runtime import Runtime
 from bot.policy import PromptPolicy
 from bot.policy.layers import Layers
+from bot.translation import Translator
 from engine.journal import AsyncJournal
 from engine.storage import Episodes
 
@@ -18,6 +19,8 @@ class CoreBase:
     policy: PromptPolicy
     # The policy's layers: the lists (`policy`) and the classifiers this bot has configured.
     layers: Layers
+    # Prompts that read as not English go through it before the model, when configured.
+    translator: Translator | None
     journal: AsyncJournal | None
     dispatcher: Dispatcher | None
     # What renders the jobs: a worker thread of this process or the farm (None: other processes).

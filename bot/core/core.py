@@ -28,6 +28,7 @@ from bot.core.upkeep import Upkeep
 from bot.policy import PromptPolicy
 from bot.policy.classifiers import HostedModeration, LocalClassifier, TextClassifier
 from bot.policy.layers import Layers
+from bot.translation import HostedTranslator, Translator
 from engine.journal import AsyncJournal, is_lock_fault
 from engine.presets import PRESETS, licence_line
 from engine.storage import Episodes
@@ -59,6 +60,7 @@ class Core(Intake, Commands):
         layers: Layers | None = None,
         idle_wait: IdleWait | None = None,
         also: Sequence[Adapter] = (),
+        translator: Translator | None = None,
     ) -> None:
         """`adapter` answers jobs whose requester names no surface; `also`: more adapters."""
         self.settings = settings
@@ -73,6 +75,7 @@ class Core(Intake, Commands):
         self.surfaces = Surfaces(self, idle_wait=idle_wait)
         self.policy = policy or PromptPolicy()
         self.layers = layers or build_layers(settings, self.policy)
+        self.translator = translator or build_translator(settings)
         self.journal = None
         self.runtime = None
         self.dispatcher = None
@@ -227,6 +230,8 @@ class Core(Intake, Commands):
         if journal is not None:
             await journal.close()
         await self.layers.close()
+        if self.translator is not None:
+            await self.translator.close()
 
     async def wait_idle(self) -> None:
         """Return once every job any of its adapters admitted has finished and been answered."""
@@ -234,6 +239,16 @@ class Core(Intake, Commands):
         for name in self.adapters:
             while await self.db.unfinished(name):
                 await self.dispatchers[name].changed(within=0.5)
+
+
+def build_translator(settings: Settings) -> Translator | None:
+    """The translation step the owner configured (`PROMPTREEL_TRANSLATE_URL`), or None: off."""
+    if not settings.translate_url:
+        return None
+    key = settings.translate_api_key.get_secret_value() if settings.translate_api_key else None
+    return HostedTranslator(
+        url=settings.translate_url, api_key=key, timeout_s=settings.translate_timeout_seconds
+    )
 
 
 def build_layers(settings: Settings, policy: PromptPolicy) -> Layers:

@@ -23,6 +23,7 @@ from bot.i18n import texts
 from bot.policy import clean
 from bot.policy.layers import CLASSIFIER_CHOICES, LayerVerdict, ServerPolicy
 from bot.quota import Quota
+from bot.translation import TranslationUnavailable, looks_english
 from engine import image as pictures
 from engine.faces import FaceCheckUnavailable, count_faces
 from engine.journal import Job, JobState, Journal, is_storage_fault
@@ -81,8 +82,13 @@ class Intake(CoreBase):
         if isinstance(options.get("negative_prompt"), str):
             # Stored, shown by /show and written into the clip like the prompt: cleaned the same way.
             options["negative_prompt"] = clean(options["negative_prompt"])
+        model_prompt, note = prompt, None
+        if not looks_english(prompt):
+            model_prompt, note = await self._for_model(prompt)
+            if model_prompt != prompt:  # the model reads the translation; the member sees theirs
+                reply = {**(reply or {}), "prompt": clean(prompt)}
         try:
-            request = build_request(clean(prompt), model=get_preset(model), **options)
+            request = build_request(clean(model_prompt), model=get_preset(model), **options)
         except InvalidRequest as exc:
             return refused("invalid", str(exc))
         except TypeError:
@@ -94,6 +100,9 @@ class Intake(CoreBase):
             # The prompt as typed: cleaning drops bidi overrides, which the policy reads. A prompt
             # admission refuses anyway gets the lists alone (a refusal by them still counts).
             verdict = self.layers.lists(prompt, server) if doomed else await self.layers.check(prompt, server)
+            if verdict.allowed and model_prompt != prompt:
+                # What the model reads passes the lists too: they know English best.
+                verdict = self.layers.lists(model_prompt, server)
             job, refusal, new = await self.db.run(
                 self._intake, who, request, verdict, parent_id, reply, post_id
             )
@@ -130,13 +139,25 @@ class Intake(CoreBase):
         if pos is not None and dispatcher is not None:
             dispatcher.note_position(job.id, pos.position, pos.eta_s)
         position, eta_s = (pos.position, pos.eta_s) if pos else (0, 0.0)
+        said = texts.queued(job.id, texts.queue_line(position, eta_s))
         return Answer(
             "queued",
-            texts.queued(job.id, texts.queue_line(position, eta_s)),
+            f"{said} {note}" if note else said,
             job_id=job.id,
             position=position,
             eta_s=eta_s,
+            data={"note": note} if note else {},
         )
+
+    async def _for_model(self, prompt: str) -> tuple[str, str]:
+        """What the model reads of a prompt that is not in English, and the sentence saying so:
+        the owner's translation when there is one that answers, else the prompt and a tip."""
+        if self.translator is not None:
+            try:
+                return await self.translator.translate(prompt), texts.TRANSLATED
+            except TranslationUnavailable as exc:
+                log.warning("prompt left untranslated: %s", exc)
+        return prompt, texts.NOT_ENGLISH
 
     def server_policy(self, cfg: admission.GuildConfig) -> ServerPolicy:
         """A server's settings as the policy's layers read them; unknown layers read as "off"."""

@@ -39,6 +39,15 @@ INTENTS = discord.Intents(guilds=True, guild_messages=True, dm_messages=True)
 CogFactory = Callable[["PromptreelBot"], commands.Cog]
 
 
+def with_note(answer: Answer) -> str:
+    """The queued answer's extra sentence (a prompt not in English), as small print under the status.
+
+    Only the first status shows it: the edits that follow rewrite the line.
+    """
+    note = answer.data.get("note")
+    return f"\n-# {note}" if note else ""
+
+
 class PromptreelBot(commands.Bot):
     def __init__(
         self,
@@ -172,6 +181,7 @@ class PromptreelBot(commands.Bot):
         if answer.event == "queued" and answer.job_id is not None:
             job = await self.core.db.get(answer.job_id)
             text = texts.status_text(job, core_texts.queue_line(answer.position or 0, answer.eta_s or 0.0))
+            text += with_note(answer)
             key = job.reply.get("ack", "")
             try:
                 if interaction.response.is_done():

@@ -3,7 +3,8 @@
 The core's answers (refusals, /queue, /history, /show, /stats, /help, moderation) are worded in
 `bot.core` and its helpers and are passed through as they are. Command and option descriptions
 stay next to the commands they describe (`bot.discord.cogs`): they are part of the command
-payload Discord shows in its picker.
+payload Discord shows in its picker (their French is in `bot.locales.fr.commands`). This is the
+English; `bot.locales.fr.discord` has the same names in French.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import math
 from typing import TYPE_CHECKING
 
 import discord
+
+from bot.translation import member_prompt
 
 if TYPE_CHECKING:
     from bot.core import Answer
@@ -53,7 +56,7 @@ def short(prompt: str, limit: int = 120) -> str:
 
 
 def status_text(job: Job, line: str) -> str:
-    return f"🎬 **{short(job.request.prompt)}**\n{line}"
+    return f"🎬 **{short(member_prompt(job))}**\n{line}"
 
 
 def rendering_line(step: int, total: int) -> str:
@@ -86,7 +89,7 @@ def caption(job: Job) -> str:
     """The clip message's text: the requester's mention, the prompt, seed, model and render time."""
     r = job.request
     took = f" in {job.render_seconds:.0f} s" if job.render_seconds else ""
-    return f"<@{job.user_id}> **{short(r.prompt)}**\nseed {r.seed} · {r.model}{took}"
+    return f"<@{job.user_id}> **{short(member_prompt(job))}**\nseed {r.seed} · {r.model}{took}"
 
 
 # --- buttons and the remix modal -------------------------------------------------------------

@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.i18n import social_texts as texts
 from bot.social.mentions import html_text, prompt_of
 from bot.social.surface import MediaFailed, Mention, RateLimited, SocialSurface
+from bot.translation import member_prompt
 from engine.journal import Job
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ class MastodonAdapter(SocialSurface):
                 self.api.media_post,
                 str(path),
                 mime_type="video/mp4",
-                description=texts.alt_text(job.request.prompt),
+                description=texts.alt_text(member_prompt(job)),
             )
             deadline = time.monotonic() + self.settings.social_media_wait_seconds
             while media.get("url") is None:  # 202 from the upload, then 206 while processing
@@ -170,7 +171,7 @@ class MastodonAdapter(SocialSurface):
         r = job.reply
         status = await self._call(
             self.api.status_post,
-            self._addressed(r, texts.clip_reply(job.request.prompt)),
+            self._addressed(r, texts.clip_reply(member_prompt(job))),
             in_reply_to_id=r["post_id"],
             media_ids=[media["id"]],
             visibility=r["visibility"],

@@ -20,6 +20,7 @@ import aiohttp
 from bot.config import Settings
 from bot.i18n import social_texts as texts
 from bot.social.surface import MediaFailed, Mention, RateLimited, SocialSurface
+from bot.translation import member_prompt
 from bot.x.oauth1 import authorization
 from engine.journal import Job
 
@@ -176,4 +177,4 @@ class XAdapter(SocialSurface):
             state = (await self._request("GET", "/2/media/upload", params=params))["data"]
 
     async def post_clip(self, job: Job, media: dict[str, Any]) -> str:
-        return await self._tweet(job.reply, texts.clip_reply(job.request.prompt), media["id"])
+        return await self._tweet(job.reply, texts.clip_reply(member_prompt(job)), media["id"])

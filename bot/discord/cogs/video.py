@@ -17,7 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import Answer
-from bot.discord.client import PromptreelBot
+from bot.discord.client import PromptreelBot, with_note
 from bot.discord.components import RemixModal, job_id_of, status_view
 from bot.discord.language import texts
 from bot.i18n import texts as core_texts
@@ -196,7 +196,8 @@ class Video(commands.Cog):
             if answer.event == "queued" and answer.job_id is not None:
                 job = await self.core.db.get(answer.job_id)
                 status = await message.reply(
-                    texts.status_text(job, core_texts.queue_line(answer.position or 0, answer.eta_s or 0.0)),
+                    texts.status_text(job, core_texts.queue_line(answer.position or 0, answer.eta_s or 0.0))
+                    + with_note(answer),
                     view=status_view(job.id),
                     mention_author=False,
                 )

@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING
 
 from bot.discord.texts import short, status_text
+from bot.translation import member_prompt
 
 if TYPE_CHECKING:
     from bot.core import Answer
@@ -72,7 +73,7 @@ def discord_error(status: int) -> str:
 def caption(job: Job) -> str:
     r = job.request
     took = f" en {job.render_seconds:.0f} s" if job.render_seconds else ""
-    return f"<@{job.user_id}> **{short(r.prompt)}**\ngraine {r.seed} · {r.model}{took}"
+    return f"<@{job.user_id}> **{short(member_prompt(job))}**\ngraine {r.seed} · {r.model}{took}"
 
 
 # --- buttons and the remix modal -------------------------------------------------------------
