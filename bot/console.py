@@ -22,10 +22,9 @@ from bot import i18n
 from bot.core import Answer, Core, Requester, info, refused
 from bot.flags import MAX_TEXT
 from bot.http import attach
-from bot.i18n import texts
+from bot.i18n import console_texts, texts
 from bot.moderation import Moderation
 from bot.policy import clean
-from bot.texts import quoted
 from engine.journal import Job, JobState
 
 log = logging.getLogger(__name__)
@@ -36,31 +35,7 @@ MAX_NAME = 64
 # longer is refused before it is looked at, so no line costs more than a glance.
 MAX_LINE = MAX_TEXT + 100
 
-# --- what the console says (the shared sentences are in bot.texts) -----------------------------
-
-USAGE = "Lines look like `name: a prompt --seed 3` or `name: /queue`. Try `name: /help`."
-MOD_ONLY = "Only moderators can use /mod."
-MOD_USAGE = (
-    "Moderator commands: ban USER [reason] [--everywhere], unban USER [--everywhere], pause, "
-    "resume, clear, cancel JOB, limit rate=N burst=N per_user=N per_guild=N, "
-    "quota member=N server=N quiet=HH:MM-HH:MM, reports, purge member|server ID, "
-    "words add|remove|list ..., category NAME on|off, allow PHRASE, allow list, allow remove PHRASE, "
-    "classifier [off|hosted|local], audit [everywhere], dms on|off, "
-    "images on|off, faces on|off, mark on|off, language [en|fr|default], chain SECONDS (owners), "
-    "held [everywhere], release JOB, reject JOB, threshold [VALUE|default], workers (owners)."
-)
-
-
-def line_too_long(length: int) -> str:
-    return f"That line is {length:,} characters long; lines can be at most {MAX_LINE:,}."
-
-
-def not_a_job_number(text: str) -> str:
-    return f"`{quoted(text)}` is not a job number."
-
-
-def unknown_command(name: str) -> str:
-    return f"Unknown command `/{quoted(name)}`. Try /help, /queue, /cancel JOB, /history."
+# What the console says is in `bot.console_texts` (English) and `bot.locales.fr.console`.
 
 
 def split_line(line: str) -> tuple[str, str] | None:
@@ -98,16 +73,6 @@ def _spelled_out(match: re.Match[str]) -> str:
 
 def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
-
-
-def preview_line(job_id: int, step: int | None) -> str:
-    """A live preview of a rendering job was written (its path is in the event)."""
-    return f"job {job_id}: preview of step {step}"
-
-
-def line_failed(error: str, ref: str) -> str:
-    """A line could not be handled; `ref` finds the traceback in the log."""
-    return f"Something went wrong handling that line ({error}, ref {ref})."
 
 
 class ConsoleAdapter:
@@ -164,7 +129,12 @@ class ConsoleAdapter:
             self._previews[job.id] = path
             step_shown = job.preview_step
             self.emit(
-                "preview", who, preview_line(job.id, step_shown), job=job.id, step=step_shown, path=path
+                "preview",
+                who,
+                console_texts.preview_line(job.id, step_shown),
+                job=job.id,
+                step=step_shown,
+                path=path,
             )
 
     async def on_delay(self, job: Job, text: str) -> None:
@@ -176,17 +146,23 @@ class ConsoleAdapter:
         self._previews.pop(job.id, None)  # the job's end is its last word: no preview after it
         if job.state in (JobState.RENDERED, JobState.DELIVERED):
             written = self.emit(
-                "delivered", who, f"job {job.id} is ready: {job.clip_path}", job=job.id, path=job.clip_path
+                "delivered",
+                who,
+                console_texts.delivered(job.id, str(job.clip_path)),
+                job=job.id,
+                path=job.clip_path,
             )
         elif job.state == JobState.CANCELLED:
-            written = self.emit("cancelled", who, f"job {job.id} was cancelled.", job=job.id)
+            written = self.emit("cancelled", who, console_texts.cancelled(job.id), job=job.id)
         elif job.state == JobState.HELD:
             written = self.emit("held", who, texts.held_for_review(job.id), job=job.id)
         elif job.state == JobState.REJECTED:
             written = self.emit("rejected", who, texts.rejected_after_review(job.id), job=job.id)
         else:
             reason = job.error or "unknown error"
-            written = self.emit("failed", who, f"job {job.id} failed: {reason}", job=job.id, reason=reason)
+            written = self.emit(
+                "failed", who, console_texts.failed(job.id, reason), job=job.id, reason=reason
+            )
         # Recorded as sent only once really written: a crash before that prints it again, after
         # that it does not (stdout cannot be read back to check, as Discord's history can).
         await asyncio.wrap_future(written)
@@ -211,18 +187,19 @@ class Console:
         self.moderation = Moderation(core)
 
     async def handle(self, line: str) -> None:
+        # `--lang`, else the console server's `/mod language`, else the setting: for every answer.
+        language = await self.core.language_of(CONSOLE_GUILD, self.language)
+        i18n.use(language)
         parts = split_line(line)
         user = clean(parts[0]) if parts else ""
         if parts is None or not user:
-            self.adapter.answer(user or "?", info(USAGE))
+            self.adapter.answer(user or "?", info(console_texts.USAGE))
             return
         if len(line) > MAX_LINE:
-            self.adapter.answer(user, refused("invalid", line_too_long(len(line))))
+            self.adapter.answer(user, refused("invalid", console_texts.line_too_long(len(line), MAX_LINE)))
             return
         text = parts[1]
         try:
-            language = await self.core.language_of(CONSOLE_GUILD, self.language)
-            i18n.use(language)
             who = Requester(
                 user, user, CONSOLE_GUILD, CONSOLE_GUILD, is_mod=user in self.mods,
                 is_owner=user in self.owners, language=language,
@@ -235,13 +212,13 @@ class Console:
         except Exception as exc:  # one bad line must never end the session
             ref = secrets.token_hex(4)
             log.exception("console: handling a line from %s failed ref=%s", user, ref)
-            answer = refused("error", line_failed(type(exc).__name__, ref))
+            answer = refused("error", console_texts.line_failed(type(exc).__name__, ref))
         self.adapter.answer(user, answer)
 
     async def command(self, who: Requester, text: str) -> Answer:
         words = text[1:].split()
         if not words:
-            return refused("invalid", USAGE)
+            return refused("invalid", console_texts.USAGE)
         name, args = words[0].lower(), words[1:]
         core = self.core
         if name == "queue":
@@ -255,7 +232,7 @@ class Console:
         if name in ("cancel", "show", "reroll", "remix", "extend", "report") and args:
             job_id = _job_id(args[0])
             if job_id is None:
-                return refused("invalid", not_a_job_number(args[0]))
+                return refused("invalid", console_texts.not_a_job_number(args[0]))
             if name == "cancel":
                 return await core.cancel(who, job_id)
             if name == "show":
@@ -273,12 +250,12 @@ class Console:
             return await core.forget(who, confirm=[a.lower() for a in args[1:]] == ["confirm"])
         if name == "mod":
             return await self.mod(who, args)
-        return refused("invalid", unknown_command(name))
+        return refused("invalid", console_texts.unknown_command(name))
 
     async def mod(self, who: Requester, args: list[str]) -> Answer:
         m = self.moderation
         if not (who.is_mod or who.is_owner):
-            return refused("not_moderator", MOD_ONLY)
+            return refused("not_moderator", console_texts.MOD_ONLY)
         action, rest = (args[0].lower(), args[1:]) if args else ("", [])
         # `--everywhere` (ban, unban) and `everywhere` (audit) reach every server: owners only.
         everywhere = any(word.lower() in ("--everywhere", "everywhere") for word in rest)
@@ -334,7 +311,7 @@ class Console:
             return await m.workers(who)
         if action == "dms" and len(rest) == 1 and rest[0].lower() in ("on", "off"):
             return await m.dms(who, rest[0].lower() == "on")
-        return refused("invalid", MOD_USAGE)
+        return refused("invalid", console_texts.MOD_USAGE)
 
 
 def _job_id(text: str) -> int | None:

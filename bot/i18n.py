@@ -122,5 +122,7 @@ class Catalogue:
 
 # What the core, admission, quotas and moderation say (`bot.texts` in English).
 texts = Catalogue("bot.texts", fr="bot.locales.fr.texts")
+# What the console surface itself says (`bot.console_texts` in English).
+console_texts = Catalogue("bot.console_texts", fr="bot.locales.fr.console")
 # What the bot posts on social networks (`bot.social.texts` in English).
 social_texts = Catalogue("bot.social.texts", fr="bot.locales.fr.social")

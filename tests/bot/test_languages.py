@@ -21,14 +21,14 @@ from bot import i18n
 from bot.admission import Limits
 from bot.core import Answer
 from bot.discord.language import texts as discord_texts
-from bot.i18n import Catalogue, social_texts
+from bot.i18n import Catalogue, console_texts, social_texts
 from bot.i18n import texts as core_texts
 from engine.credentials import Verdict
 from engine.presets import get_preset
 from engine.request import build_request
 from tests.bot.console_session import console_session
 
-CATALOGUES = {"core": core_texts, "discord": discord_texts, "social": social_texts}
+CATALOGUES = {"core": core_texts, "console": console_texts, "discord": discord_texts, "social": social_texts}
 
 
 def english_names(module: types.ModuleType) -> dict[str, Any]:
@@ -181,7 +181,7 @@ def test_every_sentence_shows_in_french_what_it_shows_in_english(surface: str, s
             assert missing == [], f"{name}{args}: French drops {missing}: {dit!r}"
             assert dit != said or not said, f"{name}({args}) is still in English: {dit!r}"
             checked += 1
-    assert checked >= {"core": 60, "discord": 8, "social": 6}[surface]
+    assert checked >= {"core": 60, "console": 6, "discord": 8, "social": 6}[surface]
 
 
 # --- picking a language --------------------------------------------------------------------------
@@ -232,6 +232,8 @@ async def test_console_lang_server_language_and_setting_in_that_order(make_setti
         session.console.language = "en"
         assert (await session.answer_to("alice: /cancel 999"))["text"] == "You have no job 999."
         session.console.language = None
+        # The console's own sentences too.
+        assert (await session.answer_to("alice: /nope"))["text"].startswith("Commande `/nope` inconnue.")
         assert (await session.answer_to("mod: /mod language xx"))["event"] == "refused"
         await session.answer_to("mod: /mod language default")
         assert (await session.answer_to("alice: /cancel 999"))["text"] == "You have no job 999."
