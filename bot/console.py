@@ -123,7 +123,9 @@ class ConsoleAdapter:
 
     async def on_progress(self, job: Job, step: int, total: int) -> None:
         who = job.user_name or job.user_id
-        self.emit("progress", who, f"job {job.id}: step {step}/{total}", job=job.id, step=step, total=total)
+        self.emit(
+            "progress", who, console_texts.progress(job.id, step, total), job=job.id, step=step, total=total
+        )
         path = job.preview_path
         if path is not None and job.state == JobState.RUNNING and self._previews.get(job.id) != path:
             self._previews[job.id] = path

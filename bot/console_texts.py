@@ -37,6 +37,10 @@ def line_failed(error: str, ref: str) -> str:
     return f"Something went wrong handling that line ({error}, ref {ref})."
 
 
+def progress(job_id: int, step: int, total: int) -> str:
+    return f"job {job_id}: step {step}/{total}"
+
+
 def delivered(job_id: int, path: str) -> str:
     return f"job {job_id} is ready: {path}"
 

@@ -223,7 +223,7 @@ async def test_console_lang_server_language_and_setting_in_that_order(make_setti
         assert answer["text"].startswith("This server's language: French."), answer
         answer = await session.answer_to("alice: a paper boat --frames 2 --steps 1")
         assert answer["event"] == "queued"
-        assert answer["text"].startswith(f"Tâche {answer['job']} en file"), answer
+        assert answer["text"].startswith(f"Tâche {answer['job']} enregistrée : "), answer
         # The job keeps the language it was asked in, for the messages that follow it.
         job = await session.core.db.get(answer["job"])
         assert job.reply.get("lang") == "fr"

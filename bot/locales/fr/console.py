@@ -38,6 +38,10 @@ def line_failed(error: str, ref: str) -> str:
     return f"Un problème est survenu avec cette ligne ({error}, réf. {ref})."
 
 
+def progress(job_id: int, step: int, total: int) -> str:
+    return f"tâche {job_id} : étape {step}/{total}"
+
+
 def delivered(job_id: int, path: str) -> str:
     return f"la tâche {job_id} est prête : {path}"
 

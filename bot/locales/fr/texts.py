@@ -23,6 +23,11 @@ def _int(n: int) -> str:
     return f"{n:,}".replace(",", "\u00a0")
 
 
+def _s(n: float) -> str:
+    """The plural's "s": in French 0 and 1 take the singular."""
+    return "s" if abs(n) >= 2 else ""
+
+
 def _num(x: float, spec: str = "g") -> str:
     """2.5 -> "2,5"."""
     return format(x, spec).replace(".", ",")
@@ -88,7 +93,7 @@ def queue_line(position: int, eta_s: float) -> str:
 
 
 def queued(job_id: int, where: str) -> str:
-    return f"Tâche {job_id} en file : {where}."
+    return f"Tâche {job_id} enregistrée : {where}."
 
 
 CANNOT_TAKE_PROMPTS = (
@@ -297,14 +302,14 @@ def job_details(job: Any) -> str:
     negative = f"\nPrompt négatif : {r.negative_prompt}" if r.negative_prompt else ""
     return (
         f"Tâche {job.id} [{_state(job.state)}]\nPrompt : {r.prompt}{negative}\n"
-        f"Modèle {r.model}, graine {r.seed}, {r.steps} étapes, guidance {_num(r.guidance)}, "
-        f"{r.frames} images à {r.fps} i/s, {r.width}x{r.height}{took}{chain_line(job)}"
+        f"Modèle {r.model}, graine {r.seed}, {r.steps} étape{_s(r.steps)}, guidance {_num(r.guidance)}, "
+        f"{r.frames} image{_s(r.frames)} à {r.fps} i/s, {r.width}x{r.height}{took}{chain_line(job)}"
     )
 
 
 def stats(renders: int, median_s: float | None, waiting: int) -> str:
     median = f"{_num(median_s, '.1f')} s" if median_s is not None else "n/d"
-    return f"{renders} rendus, temps de rendu médian {median}, {waiting} dans la file."
+    return f"{renders} rendu{_s(renders)}, temps de rendu médian {median}, {waiting} dans la file."
 
 
 def help_intro(flag_help: str) -> str:
@@ -408,12 +413,13 @@ WORDS_USAGE = "Utilisez `words add`, `words remove` ou `words list`."
 
 
 def cleared(count: int) -> str:
-    return f"File vidée : {count} tâches annulées."
+    return f"File vidée : {count} tâche{_s(count)} annulée{_s(count)}."
 
 
 def banned(user_id: str, reason: str, cancelled: int) -> str:
     because = f" ({reason})" if reason else ""
-    return f"{quoted(user_id, 64)} est banni{because} ; {cancelled} tâches en attente annulées."
+    gone = f"{cancelled} tâche{_s(cancelled)} en attente annulée{_s(cancelled)}"
+    return f"{quoted(user_id, 64)} est banni{because} ; {gone}."
 
 
 def unbanned(user_id: str, was_banned: bool) -> str:
@@ -555,7 +561,10 @@ def server_quota_spent(quota: int, reset_s: float) -> str:
 
 
 def quota_left(left: int, quota: int, reset_s: float) -> str:
-    return f"Aujourd'hui : {left} vidéos restantes sur {quota} (renouvellement dans {_in(reset_s)})."
+    return (
+        f"Aujourd'hui : {left} vidéo{_s(left)} restante{_s(left)} sur {quota} "
+        f"(renouvellement dans {_in(reset_s)})."
+    )
 
 
 def quota_now(member: int | None, server: int | None, quiet: str) -> str:
@@ -563,7 +572,9 @@ def quota_now(member: int | None, server: int | None, quiet: str) -> str:
         return "sans limite" if not n else f"{n} par jour"
 
     quiet = quiet or "aucune"
-    return f"Quotas ici : chaque membre {daily(member)}, ce serveur {daily(server)} ; heures calmes {quiet}."
+    return (
+        f"Quotas ici : chaque membre {daily(member)}, ce serveur {daily(server)} ; heures calmes : {quiet}."
+    )
 
 
 QUOTA_USAGE = (
@@ -578,17 +589,17 @@ QUOTA_USAGE = (
 def forget_confirm(jobs: int) -> str:
     return (
         f"Cela supprime tout ce que je garde de vous, sur tous les serveurs et en message privé : "
-        f"{jobs} prompts avec leurs vidéos et leur historique. C'est irréversible. Pour continuer, "
-        "envoyez `/forget me confirm` (sur Discord : `/forget confirm:True`)."
+        f"{jobs} prompt{_s(jobs)}, avec les vidéos et l'historique qui vont avec. C'est irréversible. "
+        "Pour continuer, envoyez `/forget me confirm` (sur Discord : `/forget confirm:True`)."
     )
 
 
 def forgotten(jobs: int, clips: int) -> str:
-    return f"C'est fait : {jobs} prompts et {clips} vidéos à vous sont supprimés, partout."
+    return f"C'est fait : {jobs} prompt{_s(jobs)} et {clips} vidéo{_s(clips)} à vous supprimés, partout."
 
 
 def purged(what: str, jobs: int, clips: int) -> str:
-    return f"Purge de {what} : {jobs} prompts et {clips} vidéos supprimés."
+    return f"Purge de {what} : {jobs} prompt{_s(jobs)} et {clips} vidéo{_s(clips)} supprimés."
 
 
 FORGET_USAGE = "Utilisez `/forget me` pour supprimer tout ce que je garde de vous."
