@@ -64,7 +64,9 @@ class Core(Intake, Commands):
     ) -> None:
         """`adapter` answers jobs whose requester names no surface; `also`: more adapters."""
         self.settings = settings
-        # Whatever no request sets a language for speaks the owner's (one bot per process).
+        # Whatever no request sets a language for speaks the owner's (one bot per process);
+        # the one before comes back at close, for hosts (tests) that make several in turn.
+        self._language_before = i18n.default()
         i18n.set_default(settings.language)
         self.journal = None
         self.adapter = adapter
@@ -232,6 +234,7 @@ class Core(Intake, Commands):
         await self.layers.close()
         if self.translator is not None:
             await self.translator.close()
+        i18n.set_default(self._language_before)
 
     async def wait_idle(self) -> None:
         """Return once every job any of its adapters admitted has finished and been answered."""

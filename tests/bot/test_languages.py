@@ -253,6 +253,8 @@ async def test_the_bots_setting_is_the_language_of_a_server_without_one(make_set
             "serveur n'autorise pas. Si c'est une erreur, demandez à un modérateur d'autoriser "
             "l'expression inoffensive avec `/mod allow`."
         )
+    # Closed, the bot gives the process its language back (a host may start another bot).
+    assert i18n.default() == "en"
 
 
 def test_console_help_offers_lang(tmp_path: Path) -> None:
