@@ -52,6 +52,12 @@ def option_not_a(name: str, what: str, raw: str) -> str:
 OPTIONS_CLASH = "Some of those options can't be used together."
 
 
+def invalid_request(exc: Exception) -> str:
+    """A render option refused by `engine.request` (`InvalidRequest`): in English, its message;
+    other catalogues word it from its `key` and `values`."""
+    return str(exc)
+
+
 def text_too_long(length: int, limit: int) -> str:
     return f"That message is {length:,} characters long; a prompt with its options can be at most {limit:,}."
 

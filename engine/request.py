@@ -20,7 +20,16 @@ MIN_FPS = 1
 
 
 class InvalidRequest(ValueError):
-    """An option a user gave is out of range; the message is safe to show them."""
+    """An option a user gave is out of range; the message is safe to show them.
+
+    `key` names the sentence and `values` what it shows, so that a chat surface can say it in
+    the member's language (`bot.locales`); the message itself is the English.
+    """
+
+    def __init__(self, message: str, key: str = "", **values: Any) -> None:
+        super().__init__(message)
+        self.key = key
+        self.values = values
 
 
 # What each request of a batch brings to the one pipeline call on its own.
@@ -111,9 +120,12 @@ def parse_aspect(text: str) -> float:
     try:
         w, h = (float(part) for part in text.replace("x", ":").split(":"))
     except ValueError:
-        raise InvalidRequest(f"Aspect ratio {text[:20]!r} should look like 16:9 or 1:1.") from None
+        shown = repr(text[:20])
+        raise InvalidRequest(
+            f"Aspect ratio {shown} should look like 16:9 or 1:1.", "aspect_form", text=shown
+        ) from None
     if not (w > 0 and h > 0) or not (0.25 <= w / h <= 4):
-        raise InvalidRequest("Aspect ratio must be between 1:4 and 4:1.")
+        raise InvalidRequest("Aspect ratio must be between 1:4 and 4:1.", "aspect_range")
     return w / h
 
 
@@ -122,7 +134,9 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def _check_range(name: str, value: object, low: float, high: float, unit: str = "") -> None:
+def _check_range(
+    name: str, value: object, low: float, high: float, unit: str = "", fps: int | None = None
+) -> None:
     """Refuse anything but a real number within [low, high], saying which option and its range.
 
     No float() on the way: float(10**400) overflows, while Python compares an int of any size
@@ -133,7 +147,10 @@ def _check_range(name: str, value: object, low: float, high: float, unit: str = 
         isinstance(value, numbers.Real) and not isinstance(value, bool) and low <= value <= high  # type: ignore[operator]
     )
     if not in_range:
-        raise InvalidRequest(f"{name} must be between {_number(low)} and {_number(high)}{unit}.")
+        raise InvalidRequest(
+            f"{name} must be between {_number(low)} and {_number(high)}{unit}.",
+            "range", option=name, low=_number(low), high=_number(high), unit=unit.strip(), fps=fps,
+        )  # fmt: skip
 
 
 def build_request(
@@ -162,24 +179,31 @@ def build_request(
     preset = model if isinstance(model, Preset) else get_preset(model)
     prompt = (prompt or "").strip()
     if not prompt:
-        raise InvalidRequest("Please describe the video you want, e.g. `a corgi surfing at sunset`.")
-    if len(prompt) > preset.max_prompt_chars:
         raise InvalidRequest(
-            f"That prompt is {len(prompt)} characters; {preset.name} takes at most {preset.max_prompt_chars}."
+            "Please describe the video you want, e.g. `a corgi surfing at sunset`.", "no_prompt"
         )
+    if len(prompt) > preset.max_prompt_chars:
+        limit = preset.max_prompt_chars
+        raise InvalidRequest(
+            f"That prompt is {len(prompt)} characters; {preset.name} takes at most {limit}.",
+            "prompt_too_long", length=len(prompt), model=preset.name, limit=limit,
+        )  # fmt: skip
     negative = (negative_prompt or "").strip()
     if len(negative) > preset.max_prompt_chars:
-        raise InvalidRequest(f"The negative prompt can be at most {preset.max_prompt_chars} characters.")
+        raise InvalidRequest(
+            f"The negative prompt can be at most {preset.max_prompt_chars} characters.",
+            "negative_too_long", limit=preset.max_prompt_chars,
+        )  # fmt: skip
 
     fps = preset.default_fps if fps is None else fps
     _check_range("fps", fps, MIN_FPS, preset.max_fps)
     fps = int(fps)
 
     if frames is not None and seconds is not None:
-        raise InvalidRequest("Give either seconds or frames, not both.")
+        raise InvalidRequest("Give either seconds or frames, not both.", "seconds_or_frames")
     if seconds is not None:
         max_s = preset.max_frames / fps
-        _check_range("Length", seconds, 0, max_s, f" seconds at {fps} fps")
+        _check_range("Length", seconds, 0, max_s, f" seconds at {fps} fps", fps=fps)
         frames = max(1, round(seconds * fps))
     if frames is None:
         frames = preset.default_frames
@@ -188,7 +212,9 @@ def build_request(
 
     if aspect is not None:
         if width is not None or height is not None:
-            raise InvalidRequest("Give either an aspect ratio or a width and height, not both.")
+            raise InvalidRequest(
+                "Give either an aspect ratio or a width and height, not both.", "aspect_or_size"
+            )
         ratio = parse_aspect(aspect)
         area = preset.default_width * preset.default_height
         width = round(math.sqrt(area * ratio))
@@ -232,17 +258,27 @@ def build_request(
 def _check_conditions(preset: Preset, image: str | None, extend: str | None, loop: bool) -> None:
     """What a clip starts from must be something the preset can condition on."""
     if image and not preset.image_input:
-        raise InvalidRequest(f"{preset.name} can't start from a picture; {_image_presets()} can.")
+        raise InvalidRequest(
+            f"{preset.name} can't start from a picture; {_image_presets()} can.",
+            "no_picture", model=preset.name, others=_image_presets(),
+        )  # fmt: skip
     if (extend or loop) and not preset.frame_conditions:
         what = "extend a clip" if extend else "loop a clip"
-        raise InvalidRequest(f"{preset.name} can't {what}; {_image_presets(frames=True)} can.")
+        raise InvalidRequest(
+            f"{preset.name} can't {what}; {_image_presets(frames=True)} can.",
+            "no_extend" if extend else "no_loop", model=preset.name, others=_image_presets(frames=True),
+        )  # fmt: skip
     if extend and loop:
-        raise InvalidRequest("A clip can be extended or looped, not both at once.")
+        raise InvalidRequest("A clip can be extended or looped, not both at once.", "extend_and_loop")
     if image and extend:
-        raise InvalidRequest("An extension continues the clip's own last frames; leave the picture out.")
+        raise InvalidRequest(
+            "An extension continues the clip's own last frames; leave the picture out.", "extend_and_picture"
+        )
     if loop and not image:
         # A loop returns to a frame it was given: with text alone there is none to return to.
-        raise InvalidRequest("A loop needs a picture to start and end on: attach one with the prompt.")
+        raise InvalidRequest(
+            "A loop needs a picture to start and end on: attach one with the prompt.", "loop_needs_picture"
+        )
 
 
 def _image_presets(*, frames: bool = False) -> str:

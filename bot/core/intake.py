@@ -40,7 +40,7 @@ class Intake(CoreBase):
         try:
             parsed = parse_prompt(text)
         except InvalidRequest as exc:
-            return refused("invalid", str(exc))
+            return refused("invalid", texts.invalid_request(exc))
         if parsed.image_path is not None:
             if not local_files:
                 return refused("invalid", texts.IMAGE_PATHS_CONSOLE_ONLY)
@@ -90,7 +90,7 @@ class Intake(CoreBase):
         try:
             request = build_request(clean(model_prompt), model=get_preset(model), **options)
         except InvalidRequest as exc:
-            return refused("invalid", str(exc))
+            return refused("invalid", texts.invalid_request(exc))
         except TypeError:
             return refused("invalid", texts.OPTIONS_CLASH)
 
@@ -239,7 +239,7 @@ class Intake(CoreBase):
         try:
             build_request(clean(prompt), model=get_preset(model), **{**options, "image": "pending"})
         except InvalidRequest as exc:
-            return refused("invalid", str(exc))
+            return refused("invalid", texts.invalid_request(exc))
         except TypeError:
             return refused("invalid", texts.OPTIONS_CLASH)
         try:
@@ -282,7 +282,7 @@ class Intake(CoreBase):
             try:
                 parsed = parse_prompt(prompt)
             except InvalidRequest as exc:
-                return refused("invalid", str(exc))
+                return refused("invalid", texts.invalid_request(exc))
             parsed_prompt, extra = parsed.prompt or job.request.prompt, parsed.options
         options = _options_of(job) | extra | {"extend": job.clip_path}
         options.pop("image", None)
@@ -343,7 +343,7 @@ class Intake(CoreBase):
         try:
             parsed = parse_prompt(prompt)
         except InvalidRequest as exc:
-            return refused("invalid", str(exc))
+            return refused("invalid", texts.invalid_request(exc))
         return await self.submit(
             who, parsed.prompt, _options_of(job) | parsed.options, parent_id=job.id, **kw
         )

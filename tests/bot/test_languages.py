@@ -25,7 +25,7 @@ from bot.i18n import Catalogue, console_texts, social_texts
 from bot.i18n import texts as core_texts
 from engine.credentials import Verdict
 from engine.presets import get_preset
-from engine.request import build_request
+from engine.request import InvalidRequest, build_request
 from tests.bot.console_session import console_session
 
 CATALOGUES = {"core": core_texts, "console": console_texts, "discord": discord_texts, "social": social_texts}
@@ -124,6 +124,9 @@ def _arguments(fn: Callable[..., Any], job: Any) -> Iterator[dict[str, Any]]:
         "verdict": Verdict("valid", signer="zqsigner", facts={"seed": 323}, generator="zqgen"),
         "state": "queued",
         "rendering": (324, 325),
+        "exc": InvalidRequest(
+            "Frames must be between 401 and 402.", "range", option="Frames", low="401", high="402", unit=""
+        ),
     }
     flips: dict[str, list[Any]] = {"category": [None, "minors"], "code": [None, "fr"]}
     params = inspect.signature(fn).parameters
@@ -268,3 +271,61 @@ def test_console_help_offers_lang(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout  # fmt: skip
     assert "--lang {en,fr}" in out
+
+
+# --- render options refused by the engine ---------------------------------------------------------
+
+
+def _engine_refusals() -> list[tuple[str, list[str]]]:
+    """Every `InvalidRequest(message, key, **values)` raised in `engine/request.py`: key, value names."""
+    import ast
+
+    from engine import request
+
+    found = []
+    for node in ast.walk(ast.parse(Path(request.__file__).read_text())):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "InvalidRequest":
+            assert len(node.args) == 2, f"line {node.lineno}: an InvalidRequest without a key"
+            # A constant, or a choice between constants (`"a" if x else "b"`).
+            keys = [c.value for c in ast.walk(node.args[1]) if isinstance(c, ast.Constant)]
+            found += [(k, [kw.arg for kw in node.keywords if kw.arg]) for k in keys]
+    return found
+
+
+def test_every_refusal_the_engine_keys_has_its_french() -> None:
+    refusals = _engine_refusals()
+    assert len({key for key, _ in refusals}) >= 12
+    with i18n.speaking("fr"):
+        for key, names in refusals:
+            values = {name: f"zq{name}" for name in names} | ({"fps": 305} if "fps" in names else {})
+            said = core_texts.invalid_request(InvalidRequest("The English.", key, **values))
+            assert said != "The English.", key
+            shown = [v for n, v in values.items() if n not in ("unit", "option")]
+            assert [v for v in shown if str(v) not in said] == [], (key, said)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "x --frames 0",
+        "x --steps 999",
+        "x --fps 0",
+        "x --seconds 999",
+        "x --width 9999",
+        "--seed 3",
+        "x --seconds 1 --frames 2",
+        "x --ar 5:1",
+        "x --ar sideways",
+        "x --ar 16:9 --width 64",
+        "x --loop",
+    ],
+)
+async def test_a_refused_render_option_is_said_in_french(make_settings: Any, line: str) -> None:
+    async with console_session(make_settings()) as session:
+        english = await session.answer_to(f"alice: {line}")
+        session.console.language = "fr"
+        french = await session.answer_to(f"alice: {line}")
+    assert english["event"] == french["event"] == "refused" and english["reason"] == "invalid"
+    assert french["text"] != english["text"], french
+    numbers = re.findall(r"\d+(?:\.\d+)?", english["text"])
+    assert [n for n in numbers if n.replace(".", ",") not in french["text"]] == [], (english, french)

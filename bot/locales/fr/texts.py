@@ -62,6 +62,55 @@ _WHAT = {
 
 OPTIONS_CLASH = "Certaines de ces options ne peuvent pas être utilisées ensemble."
 
+# `engine.request`'s option names, as its range errors name them.
+_OPTIONS = {
+    "fps": "Le nombre d'images par seconde",
+    "Length": "La durée",
+    "Frames": "Le nombre d'images",
+    "Width": "La largeur",
+    "Height": "La hauteur",
+    "Steps": "Le nombre d'étapes",
+    "Guidance": "La guidance",
+    "Seed": "La graine",
+}
+_REQUEST_ERRORS = {
+    "aspect_form": "Le format {text} doit ressembler à 16:9 ou 1:1.",
+    "aspect_range": "Le format doit être compris entre 1:4 et 4:1.",
+    "no_prompt": "Décrivez la vidéo que vous voulez, par ex. `un corgi qui surfe au coucher du soleil`.",
+    "prompt_too_long": "Ce prompt fait {length} caractères ; {model} en accepte au plus {limit}.",
+    "negative_too_long": "Le prompt négatif ne peut pas dépasser {limit} caractères.",
+    "seconds_or_frames": "Donnez soit une durée en secondes, soit un nombre d'images, pas les deux.",
+    "aspect_or_size": "Donnez soit un format, soit une largeur et une hauteur, pas les deux.",
+    "no_picture": "{model} ne peut pas partir d'une image ; {others} le peuvent.",
+    "no_extend": "{model} ne peut pas prolonger une vidéo ; {others} le peuvent.",
+    "no_loop": "{model} ne peut pas faire de vidéo en boucle ; {others} le peuvent.",
+    "extend_and_loop": "Une vidéo peut être prolongée ou mise en boucle, pas les deux à la fois.",
+    "extend_and_picture": "Une prolongation reprend les dernières images de la vidéo ; retirez l'image.",
+    "loop_needs_picture": (
+        "Une boucle a besoin d'une image de départ et d'arrivée : joignez-en une au prompt."
+    ),
+}
+
+
+def invalid_request(exc: Exception) -> str:
+    """`engine.request`'s refusal of an option, in French; one it does not key stays as it is."""
+    key, values = getattr(exc, "key", ""), dict(getattr(exc, "values", {}))
+    if key == "range":
+        unit = values.get("unit") or ""
+        if unit == "pixels":
+            unit = " pixels"
+        elif values.get("fps") is not None:
+            unit = f" secondes à {values['fps']} i/s"
+        name = _OPTIONS.get(values.get("option", ""), values.get("option", ""))
+        low, high = (str(values.get(k, "")).replace(".", ",") for k in ("low", "high"))
+        return f"{name} doit se situer entre {low} et {high}{unit}."
+    template = _REQUEST_ERRORS.get(key)
+    if template is None:
+        return str(exc)
+    if values.get("others") == "no preset here":
+        values["others"] = "aucun modèle ici"
+    return template.format(**values)
+
 
 def text_too_long(length: int, limit: int) -> str:
     return (
