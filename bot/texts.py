@@ -5,8 +5,9 @@ a member is told about their prompt, their jobs and the moderators' actions is w
 so the wording can be reviewed and translated together: this is the English, the source every
 other language follows (`bot.locales.fr.texts` has the same names; `bot.i18n` picks one).
 Validation messages for render options come from `engine.request`, next to the limits they
-explain (English only so far); the content policy's refusals from `bot.policy`, next to the
-categories they name (`policy_refusal` words them in other languages). This module imports
+explain (keyed, so `invalid_request` words them in other languages); the content policy's
+refusals from `bot.policy`, next to the categories they name (`policy_refusal` words them in
+other languages). This module imports
 nothing of the project, so anything may import it.
 """
 
