@@ -54,8 +54,9 @@ OPTIONS_CLASH = "Some of those options can't be used together."
 
 
 def invalid_request(exc: Exception) -> str:
-    """A render option refused by `engine.request` (`InvalidRequest`): in English, its message;
-    other catalogues word it from its `key` and `values`."""
+    """A render option refused by `engine.request` (`InvalidRequest`), or a picture by
+    `engine.image` (`BadImage`): in English, its message; other catalogues word it from its
+    `key` and `values`."""
     return str(exc)
 
 

@@ -17,6 +17,7 @@ import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageOps
 
@@ -32,7 +33,16 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 
 
 class BadImage(ValueError):
-    """The upload cannot start a clip; the message is safe to show the member."""
+    """The upload cannot start a clip; the message is safe to show the member.
+
+    `key` and `values` name the sentence, as `engine.request.InvalidRequest`'s do, so that a
+    chat surface can say it in the member's language; the message itself is the English.
+    """
+
+    def __init__(self, message: str, key: str = "", **values: Any) -> None:
+        super().__init__(message)
+        self.key = key
+        self.values = values
 
 
 @dataclass(frozen=True)
@@ -68,14 +78,17 @@ def sniff(data: bytes) -> str | None:
 def clean(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> CleanImage:
     """Check and normalise an upload, or raise `BadImage` saying why."""
     if len(data) > max_bytes:
+        size, limit = f"{len(data) / 2**20:.1f}", f"{max_bytes / 2**20:.0f}"
         raise BadImage(
-            f"That picture is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB."
+            f"That picture is {size} MB; the limit is {limit} MB.", "image_bytes", size=size, limit=limit
         )
     kind = sniff(data)
     if kind == "gif":
-        raise BadImage("Animated pictures (GIF) can't start a clip; please send a PNG, JPEG or WebP.")
+        raise BadImage(
+            "Animated pictures (GIF) can't start a clip; please send a PNG, JPEG or WebP.", "image_gif"
+        )
     if kind is None:
-        raise BadImage("That file isn't a picture I can read; please send a PNG, JPEG or WebP.")
+        raise BadImage("That file isn't a picture I can read; please send a PNG, JPEG or WebP.", "image_kind")
     try:
         with warnings.catch_warnings():
             # Pillow warns, then raises, on sizes past its own bomb limit; ours is checked first.
@@ -85,24 +98,35 @@ def clean(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXE
             if width * height > max_pixels:
                 megapixels = max_pixels // 1_000_000
                 raise BadImage(
-                    f"That picture is {width}x{height}; please send one under {megapixels} megapixels."
-                )
+                    f"That picture is {width}x{height}; please send one under {megapixels} megapixels.",
+                    "image_pixels", width=width, height=height, megapixels=megapixels,
+                )  # fmt: skip
             if min(width, height) < MIN_SIDE:
-                raise BadImage(f"That picture is only {width}x{height} pixels; please send a larger one.")
+                raise BadImage(
+                    f"That picture is only {width}x{height} pixels; please send a larger one.",
+                    "image_small", width=width, height=height,
+                )  # fmt: skip
             if getattr(image, "n_frames", 1) > 1:
-                raise BadImage("Animated pictures can't start a clip; please send a still PNG, JPEG or WebP.")
+                raise BadImage(
+                    "Animated pictures can't start a clip; please send a still PNG, JPEG or WebP.",
+                    "image_animated",
+                )
             image.load()
             image = ImageOps.exif_transpose(image).convert("RGB")
     except BadImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow's own header check, for sizes far past ours: still nothing was decoded.
+        megapixels = max_pixels // 1_000_000
         raise BadImage(
-            f"That picture is too large; please send one under {max_pixels // 1_000_000} megapixels."
-        ) from None
+            f"That picture is too large; please send one under {megapixels} megapixels.",
+            "image_bomb", megapixels=megapixels,
+        ) from None  # fmt: skip
     except (OSError, ValueError, SyntaxError):
         # Truncated, corrupt or lying files: Pillow reports them as any of these.
-        raise BadImage("I couldn't read that picture (it may be damaged); please send it again.") from None
+        raise BadImage(
+            "I couldn't read that picture (it may be damaged); please send it again.", "image_damaged"
+        ) from None
     out = io.BytesIO()
     image.save(out, format="PNG")  # a fresh file: no EXIF, GPS, ICC or text chunks survive
     png = out.getvalue()

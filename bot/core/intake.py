@@ -245,7 +245,7 @@ class Intake(CoreBase):
         try:
             cleaned = await asyncio.to_thread(pictures.clean, data)
         except pictures.BadImage as exc:
-            return refused("invalid", str(exc))
+            return refused("invalid", texts.invalid_request(exc))
         if not cfg.allow_faces:
             try:
                 faces = await asyncio.to_thread(count_faces, cleaned.png)

@@ -277,14 +277,24 @@ def test_console_help_offers_lang(tmp_path: Path) -> None:
 
 
 def _engine_refusals() -> list[tuple[str, list[str]]]:
-    """Every `InvalidRequest(message, key, **values)` raised in `engine/request.py`: key, value names."""
+    """Every `InvalidRequest(message, key, **values)` raised in `engine/request.py`, and every
+    `BadImage` in `engine/image.py`: their keys and value names."""
     import ast
 
-    from engine import request
+    from engine import image, request
 
     found = []
-    for node in ast.walk(ast.parse(Path(request.__file__).read_text())):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "InvalidRequest":
+    for module in (request, image):
+        found += _raised(ast.parse(Path(module.__file__ or "").read_text()), ("InvalidRequest", "BadImage"))
+    return found
+
+
+def _raised(tree: Any, names: tuple[str, ...]) -> list[tuple[str, list[str]]]:
+    import ast
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in names:
             assert len(node.args) == 2, f"line {node.lineno}: an InvalidRequest without a key"
             # A constant, or a choice between constants (`"a" if x else "b"`).
             keys = [c.value for c in ast.walk(node.args[1]) if isinstance(c, ast.Constant)]
@@ -294,7 +304,7 @@ def _engine_refusals() -> list[tuple[str, list[str]]]:
 
 def test_every_refusal_the_engine_keys_has_its_french() -> None:
     refusals = _engine_refusals()
-    assert len({key for key, _ in refusals}) >= 12
+    assert len({key for key, _ in refusals}) >= 20
     with i18n.speaking("fr"):
         for key, names in refusals:
             values = {name: f"zq{name}" for name in names} | ({"fps": 305} if "fps" in names else {})

@@ -86,6 +86,19 @@ _REQUEST_ERRORS = {
     "no_loop": "{model} ne peut pas faire de vidéo en boucle ; {others} le peuvent.",
     "extend_and_loop": "Une vidéo peut être prolongée ou mise en boucle, pas les deux à la fois.",
     "extend_and_picture": "Une prolongation reprend les dernières images de la vidéo ; retirez l'image.",
+    # `engine.image`'s refusals of an uploaded picture.
+    "image_bytes": "Cette image fait {size} Mo ; la limite est de {limit} Mo.",
+    "image_gif": (
+        "Les images animées (GIF) ne peuvent pas servir de départ ; envoyez un PNG, un JPEG ou un WebP."
+    ),
+    "image_kind": "Je ne sais pas lire ce fichier comme une image ; envoyez un PNG, un JPEG ou un WebP.",
+    "image_pixels": "Cette image fait {width}x{height} ; envoyez-en une de moins de {megapixels} mégapixels.",
+    "image_small": "Cette image ne fait que {width}x{height} pixels ; envoyez-en une plus grande.",
+    "image_animated": (
+        "Les images animées ne peuvent pas servir de départ ; envoyez un PNG, un JPEG ou un WebP fixe."
+    ),
+    "image_bomb": "Cette image est trop grande ; envoyez-en une de moins de {megapixels} mégapixels.",
+    "image_damaged": "Je n'ai pas pu lire cette image (elle est peut-être abîmée) ; renvoyez-la.",
     "loop_needs_picture": (
         "Une boucle a besoin d'une image de départ et d'arrivée : joignez-en une au prompt."
     ),
@@ -93,8 +106,11 @@ _REQUEST_ERRORS = {
 
 
 def invalid_request(exc: Exception) -> str:
-    """`engine.request`'s refusal of an option, in French; one it does not key stays as it is."""
+    """`engine.request`'s refusal of an option (or `engine.image`'s of a picture), in French;
+    one they do not key stays as it is."""
     key, values = getattr(exc, "key", ""), dict(getattr(exc, "values", {}))
+    if key == "image_bytes":
+        values = {k: str(v).replace(".", ",") for k, v in values.items()}
     if key == "range":
         unit = values.get("unit") or ""
         if unit == "pixels":
