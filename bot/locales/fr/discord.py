@@ -124,3 +124,7 @@ def verify_answer(verdict: Verdict, job_id: int | None) -> str:
     if job_id is not None:
         return f"{line}\nIl correspond à une vidéo faite par ce bot : tâche {job_id}."
     return f"{line}\nIl ne correspond à aucune vidéo faite par ce bot."
+
+
+MEDIA_USAGE = "Indiquez au moins l'un de pictures, faces, mark ou chain_seconds."
+PREVIEW_FILENAME = "apercu.jpg"

@@ -712,3 +712,52 @@ NOT_ENGLISH = (
     "généralement une vidéo plus fidèle."
 )
 TRANSLATED = "Votre prompt a été traduit en anglais pour le modèle vidéo."
+
+
+# --- la ferme de rendu, le marquage visible, les images signalées ---------------------------------
+
+NO_FARM = "Ce bot calcule sur sa propre machine (aucune ferme de rendu configurée)."
+NO_WORKERS = "Aucun worker de la ferme ne s'est encore signalé."
+
+
+def worker_line(info: dict[str, Any], seen_ago_s: float) -> str:
+    doing = (
+        f"calcule la tâche {info['job']} (étape {info['step'] or 0}/{info['total'] or '?'})"
+        if info.get("job")
+        else "inactif"
+    )
+    state = doing if info.get("alive") else f"parti, vu pour la dernière fois il y a {seen_ago_s:.0f} s"
+    return f"{info['preset']} : {info['name']}, {info['jobs_done']} terminées, {state}"
+
+
+def workers_summary(pool: list[dict[str, Any]]) -> str:
+    by: dict[str, list[int]] = {}
+    for info in pool:
+        if info.get("alive"):
+            counts = by.setdefault(str(info["preset"]), [0, 0])
+            counts[0] += 1
+            counts[1] += bool(info.get("job"))
+    if not by:
+        return "Workers : aucun en ligne."
+    return (
+        "Workers : "
+        + ", ".join(f"{preset} {n} ({busy} en calcul)" for preset, (n, busy) in sorted(by.items()))
+        + "."
+    )
+
+
+PICTURE_FLAGGED = (
+    "Désolé, cette image ne peut pas servir de point de départ ici : le contrôle de sécurité l'a "
+    "signalée. Si vous pensez que c'est une erreur, demandez à un modérateur."
+)
+
+
+def mark_now(on: bool) -> str:
+    if on:
+        return (
+            "Les nouvelles vidéos d'ici portent une petite mention visible « Générée par IA » dans un coin."
+        )
+    return (
+        "Les nouvelles vidéos d'ici ne portent plus de mention visible (leurs identifiants de contenu "
+        "disent toujours comment elles ont été faites)."
+    )
