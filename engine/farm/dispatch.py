@@ -340,6 +340,12 @@ class FarmRuntime:
         preset = job.model if job is not None else ""
         if status == "done" and not self._clip_is_ours(result):
             status, result = "failed", {"error": "the worker named a clip outside the shared folder"}
+        if status == "done" and (job is None or job.attempts != attempt or job.owner != FARM_OWNER):
+            # A stale attempt: refused before any file work, like the journal's fence would.
+            await asyncio.to_thread(_discard_clip, result)
+            log.warning("job %s: late result of attempt %s refused; clip discarded", job_id, attempt)
+            await self._forget(job_id, attempt, preset)
+            return
         if status == "done":
             clips = self.settings.resolved_clips_dir
             path = clips / f"job-{job_id}-a{attempt}.mp4"
@@ -402,12 +408,23 @@ def _sign_with(signing: Any, settings: Any, job: Job | None, path: Path) -> list
     from engine.credentials.fingerprint import FingerprintError, fingerprint_file
 
     if signing is not None and job is not None:
-        sign_clip(path, signing, ClipFacts.of(job.request, settings.bot_name))
+        try:
+            sign_clip(path, signing, ClipFacts.of(job.request, settings.bot_name))
+        except Exception:  # the clip is still the clip; it goes out unsigned, said in the log
+            log.exception("%s: could not be signed", path.name)
     try:
         return fingerprint_file(path)
-    except FingerprintError as exc:
+    except (FingerprintError, OSError, ValueError) as exc:
         log.warning("%s: no fingerprint (%s)", path.name, exc)
         return None
+
+
+def _discard_clip(result: dict[str, Any]) -> None:
+    """A refused result's clip, if it was left in the shared folder, goes."""
+    shared = result.get("clip_path")
+    if shared:
+        with contextlib.suppress(OSError):
+            Path(shared).unlink()
 
 
 def _write_clip(path: Path, result: dict[str, Any]) -> None:

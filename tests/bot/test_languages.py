@@ -124,8 +124,15 @@ def _arguments(fn: Callable[..., Any], job: Any) -> Iterator[dict[str, Any]]:
         "verdict": Verdict("valid", signer="zqsigner", facts={"seed": 323}, generator="zqgen"),
         "state": "queued",
         "rendering": (324, 325),
-        "info": {"job": 326, "step": 327, "total": 328, "alive": True, "preset": "zqpreset",
-                 "name": "zqworker", "jobs_done": 329},  # fmt: skip
+        "info": {
+            "job": 326,
+            "step": 327,
+            "total": 328,
+            "alive": True,
+            "preset": "zqpreset",
+            "name": "zqworker",
+            "jobs_done": 329,
+        },
         "pool": [{"alive": True, "preset": "zqpool", "job": 330}],
         "exc": InvalidRequest(
             "Frames must be between 401 and 402.", "range", option="Frames", low="401", high="402", unit=""

@@ -34,7 +34,8 @@ class FarmBot:
         line = PROMPT.format(steps=steps, seed=seed, frames=frames, size=size)
         await self.console.handle(f"{user}: {line}")
         self.console.adapter.flush()
-        [answer] = [e for e in self.events()[before:] if "job" in e]
+        # Progress and preview lines of jobs already rendering carry a job too: only the answer.
+        [answer] = [e for e in self.events()[before:] if e["event"] in ("queued", "refused")]
         assert answer["event"] == "queued", answer
         return int(answer["job"])
 
@@ -43,7 +44,7 @@ class FarmBot:
         before = len(self.events())
         await self.console.handle(line)
         self.console.adapter.flush()
-        [answer] = self.events()[before:]
+        [answer] = [e for e in self.events()[before:] if e["event"] not in ("progress", "preview")]
         return answer
 
     def finished(self, event: str = "delivered") -> list[int]:
