@@ -18,7 +18,6 @@ from engine.request import build_request
 from tests.farm.bots import farm_bot, wait_until
 from tests.helpers import LogWatch, decode_video
 
-
 # Out of `make test` for now: these hang intermittently on a loaded 2-core machine (the cause is
 # not found yet; see the closing note). `pytest -m farm_e2e tests/farm` runs them.
 pytestmark = pytest.mark.farm_e2e
