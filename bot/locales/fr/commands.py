@@ -124,4 +124,18 @@ DESCRIPTIONS = {
     ),
     "0 to 1; clips scoring at or above it are held": "De 0 à 1 ; les vidéos qui l'atteignent sont retenues",
     "Use the bot's default": "Utiliser la valeur par défaut du bot",
+    "The render farm's workers by preset (the bot's owners only)": (
+        "Les workers de la ferme de rendu, par modèle (propriétaires du bot seulement)"
+    ),
+    "Videos from pictures: allow them, allow faces, label clips, extend length": (
+        "Vidéos à partir d'images : les permettre, permettre les visages, marquer les vidéos, durée"
+    ),
+    "Let members start videos from a picture here": "Permettre aux membres de partir d'une image ici",
+    "Also allow pictures that show a face": "Permettre aussi les images qui montrent un visage",
+    "Burn a small AI-generated label into every clip made here": (
+        "Incruster une petite mention « Générée par IA » dans chaque vidéo faite ici"
+    ),
+    "Longest extended video, in seconds (the bot's owners only)": (
+        "Durée maximale d'une vidéo prolongée, en secondes (propriétaires du bot seulement)"
+    ),
 }
