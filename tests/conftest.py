@@ -107,3 +107,36 @@ def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     models_dir = tmp_path_factory.mktemp("models")
     ensure_tiny_model(models_dir / "tiny")
     return models_dir
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """`kill -USR1 <pytest pid>` writes every asyncio task's stack and every thread's to
+    `$TMPDIR/promptreel-tasks.txt`: a hung async test shows where it waits."""
+    import faulthandler
+    import signal
+    import tempfile
+
+    def dump(signum: int, frame: Any) -> None:
+        import asyncio
+
+        with open(Path(tempfile.gettempdir()) / "promptreel-tasks.txt", "a") as out:
+            try:
+                tasks = asyncio.all_tasks(asyncio.get_running_loop())
+            except RuntimeError:
+                tasks = set()
+            for task in tasks:
+                out.write(f"{task!r}\n")
+                coro: Any = task.get_coro()
+                while coro is not None:  # the await chain, which print_stack leaves out
+                    frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+                    if frame is not None:
+                        out.write(f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}\n")
+                    coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+                    if coro is not None and not hasattr(coro, "cr_frame") and not hasattr(coro, "gi_frame"):
+                        out.write(f"  awaiting {coro!r}\n")
+                        break
+            out.flush()
+            faulthandler.dump_traceback(out, all_threads=True)
+
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, dump)

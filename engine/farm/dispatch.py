@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.farm import protocol as p
+from engine.farm.tasks import stop_tasks
 from engine.journal import AsyncJournal, Job
 from engine.settings import EngineSettings
 from engine.storage import Episodes
@@ -87,6 +88,7 @@ class FarmRuntime:
         self._receiving: set[tuple[int, int]] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self._table_at = float("-inf")
         self.signing: Any = None
 
@@ -120,18 +122,16 @@ class FarmRuntime:
 
     async def stop(self) -> None:
         """Stop dispatching. Attempts in Redis stay there: a restarted bot picks them up."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._stopping = True  # a loop whose cancel was lost (see engine.farm.tasks) ends anyway
+        self._wake.set()
+        await stop_tasks(self._tasks)
         self._tasks = []
         with contextlib.suppress(Exception):
             await self.redis.aclose()
         await self.db.close()
 
     async def _loop(self, step: Callable[[], Awaitable[None]], what: str) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await step()
             except _connection_errors() as exc:

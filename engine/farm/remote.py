@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.farm import protocol as p
+from engine.farm.tasks import stop_tasks
 from engine.settings import EngineSettings
 from engine.storage import Episodes
 
@@ -265,7 +266,7 @@ class RemoteWorker:
                     stop.cancel()
                     if main.done():
                         main.result()
-                    main.cancel()
+                    await stop_tasks([main])  # arq polls Redis without pause: one cancel may be lost
                 except _connection_errors() as exc:
                     wait = self.faults.failed("queue", f"Redis at {p.safe_url(self.url)} unreachable ({exc})")
                     with contextlib.suppress(TimeoutError):
@@ -274,9 +275,7 @@ class RemoteWorker:
                     if arq_worker is not None:
                         await self._drop(arq_worker)
         finally:
-            reporter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reporter
+            await stop_tasks([reporter])
             with contextlib.suppress(*_connection_errors()):
                 await self.redis.delete(p.worker_key(self.name))
             await self.redis.aclose()
