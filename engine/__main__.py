@@ -153,8 +153,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     from engine.render import Renderer
 
     renderer = Renderer(settings, preset)
-    from engine.credentials import ClipFacts, load_signing, sign_clip
+    from engine.credentials import load_signing
     from engine.encode import encode_clip
+    from engine.finish import sign
 
     # Only MP4 carries credentials here; GIF and WebM clips go out as they are.
     signing = load_signing(settings, warn_missing=False) if fmt == "mp4" else None
@@ -170,8 +171,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         max_bytes=None if args.max_bytes is None else args.max_bytes - room,
         metadata=request.clip_metadata(),
     )
-    if signing is not None:
-        sign_clip(out, signing, ClipFacts.of(request, settings.bot_name))
+    sign(out, signing, request, settings.bot_name)
     print(out)
     return 0
 

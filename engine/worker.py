@@ -408,9 +408,7 @@ class Worker:
 
     def _store(self, job: Job, attempt: int, result: Any) -> bool:
         """Encode and record the clip; False if the job went back to the queue unfinished."""
-        from engine.credentials import ClipFacts, sign_clip
-        from engine.encode import encode_clip
-        from engine.encode.mark import burn_mark
+        from engine.finish import fingerprint, sign, write_clip
         from engine.outputcheck import clip_score
 
         if self._cancelled(job, attempt):
@@ -421,19 +419,11 @@ class Worker:
         # One file name per attempt: a stale worker can never overwrite the clip of a newer one.
         path = clips / f"job-{job.id}-a{attempt}.mp4"
         told = False
-        frames = result.frames
-        if self._wants_mark(job):
-            frames = burn_mark(frames)
+        mark = self._wants_mark(job)
         while True:
             try:
-                encode_clip(
-                    frames,
-                    path,
-                    fps=job.request.fps,
-                    metadata=job.request.clip_metadata(private=job.guild_id is None),
-                )
-                if self.signing is not None:  # the file handed out is the file signed
-                    sign_clip(path, self.signing, ClipFacts.of(job.request, self.settings.bot_name))
+                write_clip(result.frames, path, job.request, mark=mark, private=job.guild_id is None)
+                sign(path, self.signing, job.request, self.settings.bot_name)
                 break
             except Exception as exc:
                 trouble = (str(exc), None) if is_storage_fault(exc) else storage_trouble(exc, clips)
@@ -455,7 +445,7 @@ class Worker:
                 return True
         if told:
             self.faults.worked("clips", f"clips folder {clips} takes clips")
-        hashes = self._fingerprint(job, path)
+        hashes = fingerprint(path)
 
         def complete() -> bool:
             # The fingerprint commits with the result: one write to wait for, one delay to tell.
@@ -492,16 +482,6 @@ class Worker:
         except Exception:
             log.warning("job %s: server settings unreadable; no visible mark", job.id, exc_info=True)
             return False
-
-    def _fingerprint(self, job: Job, path: Path) -> list[int] | None:
-        """The clip's fingerprint, so a copy stripped of its credentials is still recognised."""
-        from engine.credentials.fingerprint import FingerprintError, fingerprint_file
-
-        try:
-            return fingerprint_file(path)
-        except FingerprintError as exc:  # the clip itself is fine; only its look-up is lost
-            log.warning("job %s: no fingerprint of %s (%s)", job.id, path.name, exc)
-            return None
 
 
 def _batches(jobs: list[Job]) -> list[list[Job]]:

@@ -404,19 +404,14 @@ def _payload(job: Job, attempt: int, mark: bool) -> dict[str, Any]:
 
 def _sign_with(signing: Any, settings: Any, job: Job | None, path: Path) -> list[int] | None:
     """Sign the returned clip here (the keys stay on the bot's machine) and fingerprint it."""
-    from engine.credentials import ClipFacts, sign_clip
-    from engine.credentials.fingerprint import FingerprintError, fingerprint_file
+    from engine.finish import fingerprint, sign
 
-    if signing is not None and job is not None:
+    if job is not None:
         try:
-            sign_clip(path, signing, ClipFacts.of(job.request, settings.bot_name))
+            sign(path, signing, job.request, settings.bot_name)
         except Exception:  # the clip is still the clip; it goes out unsigned, said in the log
             log.exception("%s: could not be signed", path.name)
-    try:
-        return fingerprint_file(path)
-    except (FingerprintError, OSError, ValueError) as exc:
-        log.warning("%s: no fingerprint (%s)", path.name, exc)
-        return None
+    return fingerprint(path)
 
 
 def _discard_clip(result: dict[str, Any]) -> None:

@@ -173,8 +173,7 @@ class RemoteWorker:
             return self._render_in(payload, job_id, _with_inputs(request, payload, Path(inputs)))
 
     def _render_in(self, payload: dict[str, Any], job_id: int, request: Any) -> dict[str, Any]:
-        from engine.encode import encode_clip
-        from engine.encode.mark import burn_mark
+        from engine.finish import write_clip
         from engine.outputcheck import clip_score, load_detector
         from engine.render import Cancelled
 
@@ -207,11 +206,10 @@ class RemoteWorker:
             "seconds_per_frame_step": result.seconds_per_frame_step,
             "check_score": score,
         }
-        frames = burn_mark(result.frames) if payload.get("mark") else result.frames
-        metadata = request.clip_metadata(private=bool(payload.get("private")))
+        mark, private = bool(payload.get("mark")), bool(payload.get("private"))
         with tempfile.TemporaryDirectory(prefix="promptreel-farm-") as tmp:
             path = Path(tmp) / f"job-{job_id}-a{payload['attempt']}.mp4"
-            encode_clip(frames, path, fps=request.fps, metadata=metadata)
+            write_clip(result.frames, path, request, mark=mark, private=private)
             shared = self.settings.farm_shared_dir
             if shared is not None and path.stat().st_size > self.settings.farm_inline_max_bytes:
                 shared.mkdir(parents=True, exist_ok=True)
