@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import shutil
 import signal
@@ -29,6 +30,16 @@ from bot.config import Settings
 from tests.helpers import child_env, isolated_settings
 
 STARTUP_S = 30.0
+# No farm test takes a minute here; one that hangs ends the run with every thread's stack
+# instead of holding CI for its 90 minutes (`kill -USR1` shows the asyncio tasks before that).
+HANG_S = 300
+
+
+@pytest.fixture(autouse=True)
+def _no_hang() -> Iterator[None]:
+    faulthandler.dump_traceback_later(HANG_S, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 def _redis_binary() -> str:

@@ -10,17 +10,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from engine.journal import JobState, Journal
 from engine.presets import get_preset
 from engine.request import build_request
 from tests.farm.bots import farm_bot, wait_until
 from tests.helpers import LogWatch, decode_video
-
-# Out of `make test` for now: these hang intermittently on a loaded 2-core machine (the cause is
-# not found yet; see the closing note). `pytest -m farm_e2e tests/farm` runs them.
-pytestmark = pytest.mark.farm_e2e
 
 
 def _journal(settings: Any) -> Journal:
