@@ -14,11 +14,10 @@ line for the log. Off unless `PROMPTREEL_TRANSLATE_URL` is set.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Protocol
 
-import aiohttp
+from bot.hosted import HostedJSON
 
 __all__ = ["HostedTranslator", "TranslationUnavailable", "Translator", "looks_english", "member_prompt"]
 
@@ -92,37 +91,18 @@ class HostedTranslator:
     name = "hosted"
 
     def __init__(self, *, url: str, api_key: str | None = None, timeout_s: float = 5.0) -> None:
-        self._url = url
         self._api_key = api_key
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._timeout_s = timeout_s
-        self._session: aiohttp.ClientSession | None = None
+        self._api = HostedJSON(url, what="translation API", error=TranslationUnavailable, timeout_s=timeout_s)
 
     async def translate(self, text: str) -> str:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
         body: dict[str, Any] = {"q": text, "source": "auto", "target": "en", "format": "text"}
         if self._api_key:
             body["api_key"] = self._api_key
-        try:
-            async with self._session.post(self._url, json=body) as response:
-                if response.status == 429:
-                    raise TranslationUnavailable("translation API: rate limited (429)")
-                if response.status >= 400:
-                    raise TranslationUnavailable(f"translation API: HTTP {response.status}")
-                payload = await response.json(content_type=None)
-        except TimeoutError:
-            raise TranslationUnavailable(f"translation API: no answer within {self._timeout_s:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise TranslationUnavailable(f"translation API: {type(exc).__name__}: {exc}") from None
-        except json.JSONDecodeError:
-            raise TranslationUnavailable("translation API: the answer is not JSON") from None
+        payload = await self._api.post(body)
         translated = payload.get("translatedText") if isinstance(payload, dict) else None
         if not isinstance(translated, str) or not translated.strip():
             raise TranslationUnavailable("translation API: the answer has no translatedText")
         return translated.strip()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._api.close()

@@ -16,14 +16,13 @@ server actually uses it, on a thread of its own, so the event loop never waits f
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import aiohttp
+from bot.hosted import HostedJSON
 
 log = logging.getLogger(__name__)
 
@@ -120,30 +119,17 @@ class HostedModeration:
         model: str = "omni-moderation-latest",
         timeout_s: float = 5.0,
     ) -> None:
-        self._url = base_url.rstrip("/") + "/moderations"
-        self._headers = {"Authorization": f"Bearer {api_key}"}
         self._model = model
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._timeout_s = timeout_s
-        self._session: aiohttp.ClientSession | None = None
+        self._api = HostedJSON(
+            base_url.rstrip("/") + "/moderations",
+            what="moderation API",
+            error=ClassifierUnavailable,
+            timeout_s=timeout_s,
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
 
     async def classify(self, text: str) -> ClassifierVerdict:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
-        body = {"model": self._model, "input": text}
-        try:
-            async with self._session.post(self._url, json=body) as response:
-                if response.status == 429:
-                    raise ClassifierUnavailable("moderation API: rate limited (429)")
-                if response.status >= 400:
-                    raise ClassifierUnavailable(f"moderation API: HTTP {response.status}")
-                payload = await response.json(content_type=None)
-        except TimeoutError:
-            raise ClassifierUnavailable(f"moderation API: no answer within {self._timeout_s:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise ClassifierUnavailable(f"moderation API: {type(exc).__name__}: {exc}") from None
-        except json.JSONDecodeError:
-            raise ClassifierUnavailable("moderation API: the answer is not JSON") from None
+        payload = await self._api.post({"model": self._model, "input": text})
         try:
             result = payload["results"][0]
             return _map_categories(result["categories"], result.get("category_scores") or {})
@@ -151,9 +137,7 @@ class HostedModeration:
             raise ClassifierUnavailable("moderation API: the answer has no results[0].categories") from None
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._api.close()
 
 
 class LocalClassifier:
