@@ -6,7 +6,7 @@ import pytest
 import simcord
 
 from bot.texts import BANNED as BANNED_TEXT
-from bot.texts import OWNER_ONLY
+from bot.texts import NO_FARM, OWNER_ONLY
 from engine.journal import JobState
 from tests.discord.conftest import World, job_id_of
 
@@ -128,6 +128,7 @@ async def test_bot_wide_options_are_refused_privately_to_moderators_who_are_not_
         "mod unban": {"user": world.alice, "everywhere": True},
         "mod dms": {"allowed": False},
         "mod audit": {"everywhere": True},
+        "mod workers": {},  # every server's capacity
     }
     for name, options in bot_wide.items():
         result = await world.mod.slash(world.channel, name, **options)
@@ -141,3 +142,5 @@ async def test_bot_wide_options_are_refused_privately_to_moderators_who_are_not_
     result = await world.mod.slash(world.channel, "mod dms", allowed=False)
     assert result.ephemeral and "refused" in result.response.content
     assert not await world.bot.core.dms_allowed()
+    result = await world.mod.slash(world.channel, "mod workers")
+    assert result.ephemeral and result.response.content == NO_FARM  # the local backend

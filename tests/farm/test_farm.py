@@ -10,6 +10,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine.journal import JobState, Journal
 from engine.presets import get_preset
 from engine.request import build_request
@@ -228,15 +230,25 @@ async def test_farm_clips_get_the_output_check_the_mark_and_credentials_like_loc
     settings = make_settings(output_check_threshold=0.0)
     authority = await asyncio.to_thread(make_authority, settings.credentials_dir)
     async with farm_bot(settings) as bot:
-        job_id = await bot.submit(steps=2)
+        assert "label" in (await bot.answer("mod: /mod mark on"))["text"]
+        job_id = await bot.submit(steps=2, size=96, seed=9)
         await bot.wait_for({job_id}, event="held")
+        await bot.answer("mod: /mod mark off")
+        plain_id = await bot.submit(steps=2, size=96, seed=9)  # the same render, unlabelled
+        await bot.wait_for({plain_id}, event="held")
     journal = _journal(settings)
     try:
-        row = journal.get(job_id)
+        row, plain = journal.get(job_id), journal.get(plain_id)
         prints = journal.find_prints(fingerprint_file(Path(row.clip_path)), 8)
     finally:
         journal.close()
     assert row.state == JobState.HELD and row.check_score is not None
+    a, _ = decode_video(Path(row.clip_path))
+    b, _ = decode_video(Path(plain.clip_path))
+    diff = np.abs(a.astype(int) - b).mean(axis=(0, 3))  # per pixel, over frames and channels
+    height, width = diff.shape
+    # The label the remote worker burned sits bottom right; the rest of the clip is the same.
+    assert diff[height * 3 // 4 :, width // 2 :].mean() > 20 and diff[: height // 2, : width // 2].mean() < 3
     trust = await asyncio.to_thread(authority.ca.read_text)
     verdict = await asyncio.to_thread(check_credentials, Path(row.clip_path), trust)
     assert verdict.kind == "trusted", verdict
