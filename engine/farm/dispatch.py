@@ -41,6 +41,10 @@ IdleWait = Callable[[Awaitable[Any]], Awaitable[Any]]
 WORKERS_TABLE_EVERY_S = 5.0
 # A live attempt's lease is renewed at least this often (and at every new step).
 RENEW_EVERY_S = 1.0
+# An attempt key outlives any render; the bot deletes it when the attempt ends.
+ATTEMPT_KEY_S = 7 * 24 * 3600
+# A withdrawn attempt's key stays this long: longer than any worker takes to notice.
+WITHDRAWN_KEY_S = 3600
 
 
 def _connection_errors() -> tuple[type[BaseException], ...]:
@@ -58,6 +62,7 @@ class Outstanding:
     preset: str
     alive_at: float  # monotonic: when it was last seen queued or rendering (or first met)
     cancel_sent: bool = False
+    resend: bool = False  # Redis forgot it: out of sight, it is sent again rather than failed
     step: int = -1
     renewed_at: float = float("-inf")  # monotonic: the journal's lease was last renewed
 
@@ -185,6 +190,8 @@ class FarmRuntime:
             )
             for j in running
         }
+        if await self.redis.set(p.EPOCH_KEY, b"1", nx=True):
+            await self._forgotten(running)
         if not running:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -209,9 +216,30 @@ class FarmRuntime:
             elif queued is not None and not in_progress:
                 held.alive_at = now  # waiting in Redis for its preset's next free worker
                 await self._progress(job, held, 0, job.request.steps)
+            elif now - held.alive_at > self.grace and held.resend:
+                await self._resend(current[job.id], held)
             elif now - held.alive_at > self.grace:
                 # The run key (TTL: the liveness window) is gone: the worker stopped reporting.
                 await self._lost(current[job.id], held)
+
+    async def _forgotten(self, running: list[Job]) -> None:
+        """Redis came back empty (or this bot meets it for the first time): the attempts it held
+        are nobody's fault. Their attempt keys are put back at once, so a worker still rendering
+        one carries on; one that is out of sight past the grace is sent again under the same
+        attempt, so the journal's count and its fence stay as they were."""
+        if running:
+            log.warning("Redis holds none of the farm's %d attempts; sending them again", len(running))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job in running:
+                pipe.set(p.attempt_key(job.id), str(job.attempts), ex=ATTEMPT_KEY_S)
+                self.held[job.id].resend = True
+            await pipe.execute()
+
+    async def _resend(self, job: Job, held: Outstanding) -> None:
+        held.resend = False
+        held.alive_at = time.monotonic()
+        log.info("job %s attempt %s: sent to the farm again", job.id, held.attempt)
+        await self._send(job, held.attempt)
 
     async def _progress(self, job: Job, held: Outstanding, step: Any, total: Any) -> None:
         step = int(step or 0)
@@ -250,9 +278,14 @@ class FarmRuntime:
             )
             await pipe.execute()
         with contextlib.suppress(*_connection_errors()):
-            # Only the attempt the bot still wants may be removed; a newer one keeps its key.
+            # Only the attempt the bot still wants may be withdrawn; a newer one keeps its key.
+            # Withdrawn, not deleted: a worker still on it sees "no attempt" and stops, while a
+            # key that is missing means Redis forgot, and a worker carries on (see _forgotten).
             if await self.redis.get(p.attempt_key(job_id)) == str(attempt).encode():
-                await self.redis.delete(p.attempt_key(job_id), p.cancel_key(job_id))
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.set(p.attempt_key(job_id), p.NO_ATTEMPT, ex=WITHDRAWN_KEY_S)
+                    pipe.delete(p.cancel_key(job_id))
+                    await pipe.execute()
 
     async def _dispatch(self) -> None:
         """Claim the next jobs in fair order for each preset that has a free worker slot."""
@@ -274,20 +307,24 @@ class FarmRuntime:
         self.held[job.id] = Outstanding(job.id, attempt, job.model, alive_at=time.monotonic())
         self.on_event("claimed", job.id, {})
         try:
-            await self.redis.set(p.attempt_key(job.id), str(attempt), ex=7 * 24 * 3600)
-            mark = bool((await self.db.server_settings(job.guild_id)).get("visible_mark"))
-            payload = await asyncio.to_thread(_payload, job, attempt, mark)
-            await self.redis.enqueue_job(
-                p.RENDER_FUNCTION,
-                payload,
-                _job_id=p.arq_job_id(job.id, attempt),
-                _queue_name=p.queue_name(job.model),
-            )
+            await self._send(job, attempt)
         except _connection_errors():
             # No worker can have it: give it back uncounted, for the next round to hand out again.
             await self.db.release(job.id, FARM_OWNER, attempt)
             self.held.pop(job.id, None)
             raise
+
+    async def _send(self, job: Job, attempt: int) -> None:
+        """Put the attempt in its preset's arq queue (arq refuses the id a second time)."""
+        await self.redis.set(p.attempt_key(job.id), str(attempt), ex=ATTEMPT_KEY_S)
+        mark = bool((await self.db.server_settings(job.guild_id)).get("visible_mark"))
+        payload = await asyncio.to_thread(_payload, job, attempt, mark)
+        await self.redis.enqueue_job(
+            p.RENDER_FUNCTION,
+            payload,
+            _job_id=p.arq_job_id(job.id, attempt),
+            _queue_name=p.queue_name(job.model),
+        )
 
     def _clip_is_ours(self, result: dict[str, Any]) -> bool:
         """A clip comes inline, or as a file directly in the shared folder: never any other path

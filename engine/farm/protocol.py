@@ -42,8 +42,12 @@ def arq_job_id(job_id: int, attempt: int) -> str:
 
 
 def attempt_key(job_id: int) -> str:
-    """The attempt the bot currently wants rendered; a worker starts only if its attempt matches."""
+    """The attempt the bot currently wants rendered; a worker starts only if its attempt matches,
+    and drops its render when the key names another attempt or `NO_ATTEMPT`."""
     return f"{PREFIX}:attempt:{job_id}"
+
+
+NO_ATTEMPT = "0"  # attempts count from 1: the bot wants none of this job's attempts rendered
 
 
 def run_key(job_id: int, attempt: int) -> str:
@@ -61,6 +65,9 @@ def worker_key(name: str) -> str:
 
 
 WORKER_PATTERN = f"{PREFIX}:worker:*"
+# Set by the bot, never expiring: when it is missing, Redis has forgotten everything (restarted
+# without persistence, flushed), and the attempts it carried are sent again, uncounted.
+EPOCH_KEY = f"{PREFIX}:epoch"
 
 
 def dumps(value: Any) -> bytes:

@@ -103,8 +103,10 @@ class RemoteWorker:
                 pipe.set(p.run_key(cur["job"], cur["attempt"]), p.dumps(status), px=ttl)
                 pipe.get(p.attempt_key(cur["job"]))
             replies = await pipe.execute()
-        if cur is not None and self.current is cur and replies[-1] != str(cur["attempt"]).encode():
-            # Failed by the bot (it lost sight of us, say): another attempt owns the job now.
+        wanted = replies[-1] if cur is not None else None
+        if cur is not None and self.current is cur and wanted not in (None, str(cur["attempt"]).encode()):
+            # Failed by the bot (it lost sight of us, say): another attempt owns the job now, or
+            # none. No key at all means Redis restarted empty: the bot puts the key back.
             log.warning(
                 "job %s attempt %s: no longer wanted by the bot; dropping it", cur["job"], cur["attempt"]
             )

@@ -120,12 +120,15 @@ async def test_cancel_mid_render_stops_the_remote_render(make_settings, start_wo
     assert _jobs_done(redis_server)["w1"] == 0
 
 
-async def test_redis_restarted_mid_queue_every_job_is_delivered_once(
+async def test_redis_restarted_mid_queue_every_job_is_delivered_once_and_no_try_is_spent(
     make_settings, start_worker, redis_server
 ) -> None:
+    """Redis forgetting what it carried is nobody's fault: the attempts are sent again under
+    their own numbers, so a job is not pushed towards `dead` by the owner's Redis restarts."""
     start_worker("w1")
     start_worker("w2")
-    async with farm_bot(make_settings()) as bot:
+    settings = make_settings()
+    async with farm_bot(settings) as bot:
         jobs = {
             await bot.submit(user, steps=10, seed=i, frames=8, size=64)
             for i, user in enumerate(["alice", "bob"] * 3)
@@ -140,6 +143,12 @@ async def test_redis_restarted_mid_queue_every_job_is_delivered_once(
         await bot.wait_for(jobs, within=180)
         delivered = Counter(bot.finished())
     assert delivered == Counter(dict.fromkeys(jobs, 1))
+    journal = _journal(settings)
+    try:
+        attempts = {j: journal.get(j).attempts for j in jobs}
+    finally:
+        journal.close()
+    assert attempts == dict.fromkeys(jobs, 1)
 
 
 async def test_a_restarted_bot_finds_the_jobs_it_left_in_redis(
