@@ -63,7 +63,8 @@ async def test_a_killed_worker_loses_its_job_to_the_other_and_its_attempt_never_
     workers = {"w1": start_worker("w1"), "w2": start_worker("w2")}
     settings = make_settings()
     async with farm_bot(settings) as bot:
-        job = await bot.submit(steps=10, frames=16, size=128)
+        # Long enough (about 5 s) that the worker is still rendering when it is killed.
+        job = await bot.submit(steps=10, frames=32, size=128)
         first = await asyncio.to_thread(
             wait_until,
             lambda: (r := _rendering(redis_server, job, 1)) and r["step"] and r,
