@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from engine.journal import Job, Journal, is_lock_fault, is_storage_fault
+from engine.patience import Patience, Stopping
 from engine.preview import Previews
 from engine.previewfiles import PreviewFiles
 from engine.settings import EngineSettings
@@ -32,10 +33,6 @@ T = TypeVar("T")
 
 class LeaseLost(Exception):
     """Another attempt owns the job now; this worker must drop it without reporting."""
-
-
-class Stopping(Exception):
-    """The worker was asked to stop while it waited for storage to work again."""
 
 
 def default_name() -> str:
@@ -76,7 +73,7 @@ class Worker:
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.faults = Episodes(longest_wait=settings.storage_retry_seconds, logger=log)
-        self._next_try = 0.0  # while the journal fails: when a skippable write is tried again
+        self.patience = Patience(self.faults, self.stop, settings.resolved_db_path)
         self._renderer = renderer
         self._detector: Any = None
         self._detector_loaded = False
@@ -111,7 +108,7 @@ class Worker:
             except Exception as exc:
                 if not is_lock_fault(exc):
                     raise
-                wait = self.faults.failed("journal", self._journal_trouble(exc))
+                wait = self.faults.failed("journal", self.patience.trouble(exc))
                 if self.stop.wait(wait):
                     raise Stopping() from exc
                 continue
@@ -144,59 +141,14 @@ class Worker:
 
     # --- storage faults --------------------------------------------------------------------------
 
-    def _journal_trouble(self, exc: BaseException) -> str:
-        return f"journal {self.settings.resolved_db_path} cannot be written ({exc})"
-
-    def _journal_failed(self, exc: BaseException) -> float:
-        wait = self.faults.failed("journal", self._journal_trouble(exc))
-        self._next_try = time.monotonic() + wait
-        return wait
-
-    def _journal_worked(self) -> None:
-        self.faults.worked("journal", f"journal {self.settings.resolved_db_path} can be written")
-
     def _must(self, write: Callable[[], T], *, holding: tuple[Job, int] | None = None) -> T:
-        """A journal write that has to happen: storage faults are waited out, however long.
-
-        Raises `Stopping` if the worker is stopped meanwhile. `holding`: the job (and attempt)
-        that waits on this write, whose requester hears of the delay once.
-        """
-        told = False
-        while True:
-            try:
-                result = write()
-            except Exception as exc:
-                if not is_storage_fault(exc):
-                    raise
-                wait = self._journal_failed(exc)
-                if holding is not None and not told:
-                    told = True
-                    self._delayed(*holding, f"the journal cannot be written ({exc})")
-                if self.stop.wait(wait):
-                    raise Stopping() from exc
-                continue
-            self._journal_worked()
-            return result
-
-    def _may(self, call: Callable[[], T], otherwise: T, *, writes: bool = True) -> T:
-        """A journal call that can be skipped (a progress write, a check): `otherwise` on a fault.
-
-        Only a write that went through ends a fault: reads work under another's lock. While
-        the journal is failing, writes are skipped until the next retry is due, so a render is
-        not slowed by a busy timeout at every step.
-        """
-        if writes and self.faults.failing("journal") and time.monotonic() < self._next_try:
-            return otherwise
-        try:
-            result = call()
-        except Exception as exc:
-            if not is_storage_fault(exc):
-                raise
-            self._journal_failed(exc)
-            return otherwise
-        if writes:
-            self._journal_worked()
-        return result
+        """A journal write that has to happen (see `Patience.must`). `holding`: the job (and
+        attempt) that waits on this write, whose requester hears of the delay once."""
+        if holding is None:
+            return self.patience.must(write)
+        job, attempt = holding
+        told = lambda exc: self._delayed(job, attempt, f"the journal cannot be written ({exc})")  # noqa: E731
+        return self.patience.must(write, on_first_fault=told)
 
     def _delayed(self, job: Job, attempt: int, why: str) -> None:
         """Storage holds up a rendered job: say so in the journal if it can, and to in-process listeners."""
@@ -212,7 +164,7 @@ class Worker:
     def run(self, *, exit_when_idle: bool = False) -> None:
         self.renderer  # load before the first claim, so a job never waits for a model load  # noqa: B018
         self.detector  # noqa: B018 - likewise; warns once here if the output check cannot run
-        self._may(lambda: self.journal.heartbeat(self.name, self.preset.name), None)
+        self.patience.may(lambda: self.journal.heartbeat(self.name, self.preset.name), None)
         self._sweep_previews()
         heartbeat = threading.Thread(target=self._heartbeat_loop, name="promptreel-heartbeat", daemon=True)
         heartbeat.start()
@@ -226,9 +178,9 @@ class Worker:
                 except Exception as exc:
                     if not is_storage_fault(exc):
                         raise
-                    self.stop.wait(self._journal_failed(exc))
+                    self.stop.wait(self.patience.failed(exc))
                     continue
-                self._journal_worked()
+                self.patience.worked()
                 if idle:
                     return
                 if not worked:
@@ -240,7 +192,7 @@ class Worker:
 
     def _sweep_previews(self) -> None:
         """Delete preview files no running job owns (left by a worker that died mid-render)."""
-        running = self._may(lambda: self.journal.running(), None, writes=False)
+        running = self.patience.may(lambda: self.journal.running(), None, writes=False)
         if running is not None:
             self.preview_files.sweep({(j.id, j.attempts) for j in running})
 
@@ -265,11 +217,11 @@ class Worker:
                         self.on_event("requeued", job_id, state=str(state))
                 except Exception as exc:
                     if is_storage_fault(exc):
-                        self._journal_failed(exc)
+                        self.patience.failed(exc)
                     else:  # a bug: its traceback once per episode; leases must still be renewed
                         self.faults.failed("heartbeat", f"worker heartbeat failed ({exc!r})", exc_info=exc)
                     continue
-                self._journal_worked()
+                self.patience.worked()
                 self.faults.worked("heartbeat", "worker heartbeat works")
         finally:
             if journal is not None:
@@ -315,7 +267,7 @@ class Worker:
                 last_write = now
                 for job in jobs:
                     # A progress write the journal cannot take is skipped: the render goes on.
-                    if not self._may(lambda j=job: write_progress(j, step, total), True):
+                    if not self.patience.may(lambda j=job: write_progress(j, step, total), True):
                         raise LeaseLost(job.id)
             for job in jobs:
                 self.on_event("progress", job.id, step=step, total=total)
@@ -324,7 +276,7 @@ class Worker:
             # A stop interrupts the render between two steps, as a cancel does.
             if self.stop.is_set():
                 return True
-            return self._may(
+            return self.patience.may(
                 lambda: all(self.journal.cancel_requested(j.id) for j in jobs), False, writes=False
             )
 
@@ -335,7 +287,7 @@ class Worker:
                 if path is None:
                     continue
                 # Fenced like progress; skipped, never waited for, while the journal fails.
-                if self._may(
+                if self.patience.may(
                     lambda j=job, p=path: self.journal.preview(j.id, self.name, attempts[j.id], str(p), step),
                     False,
                 ):
@@ -372,7 +324,7 @@ class Worker:
         # short clip too early unless it is counted too.
         overhead = max(0.0, time.monotonic() - began - results[0].seconds) / len(jobs)
         per_job = results[0].seconds_per_frame_step / len(results)
-        self._may(lambda: self.journal.record_speed(self.preset.name, per_job, overhead), None)
+        self.patience.may(lambda: self.journal.record_speed(self.preset.name, per_job, overhead), None)
 
     def _stopped(self, job: Job, attempt: int) -> None:
         """The render stopped early: cancelled by its requester, or interrupted by a shutdown."""
@@ -401,7 +353,7 @@ class Worker:
 
     def _cancelled(self, job: Job, attempt: int) -> bool:
         """If its requester cancelled the job, record it as cancelled and say so."""
-        if not self._may(lambda: self.journal.cancel_requested(job.id), False, writes=False):
+        if not self.patience.may(lambda: self.journal.cancel_requested(job.id), False, writes=False):
             return False
         self._must(lambda: self.journal.finish_cancelled(job.id, self.name, attempt))
         return True
