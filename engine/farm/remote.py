@@ -135,7 +135,10 @@ class RemoteWorker:
         self.abandon.clear()
         self.current = {"job": job_id, "attempt": attempt, "step": 0, "total": None, "since": time.time()}
         try:
-            await self.report()  # the bot sees the start at once, not a second later
+            # The bot sees the start at once, not a second later; Redis going away just then is
+            # no fault of the job's (the report loop says it again once Redis is back).
+            with contextlib.suppress(*_connection_errors()):
+                await self.report()
             result.update(await asyncio.to_thread(self._render, payload))
         except Abandoned:
             if not self.stopping.is_set():
