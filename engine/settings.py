@@ -98,10 +98,14 @@ class EngineSettings(BaseSettings):
     redis_url: str | None = None
     # A farm worker that stops reporting for this long loses its job to another one.
     farm_liveness_seconds: float = Field(3.0, gt=0)
-    # Clips up to this size travel back through Redis; larger ones go to `farm_shared_dir`.
+    # Clips up to this size travel back through Redis; larger ones go to the shared place below.
     farm_inline_max_bytes: int = Field(8 * 1024 * 1024, ge=0)
     # A folder both the bot and the farm workers see (NFS, a bind mount); unset: always inline.
     farm_shared_dir: Path | None = None
+    # Or a bucket: s3://bucket/prefix (credentials from boto3's usual chain on each machine), on
+    # AWS or, with farm_s3_endpoint (https://minio.example:9000), any S3-compatible service.
+    farm_shared_url: str | None = None
+    farm_s3_endpoint: str | None = None
 
     @property
     def resolved_db_path(self) -> Path:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.farm import protocol as p
+from engine.farm.shared import SharedPlace
 from engine.farm.tasks import stop_tasks
 from engine.journal import AsyncJournal, Job
 from engine.settings import EngineSettings
@@ -80,6 +80,7 @@ class FarmRuntime:
     ) -> None:
         self.settings = settings
         self.url = p.check_redis_url(settings.redis_url)  # FarmConfigError: refuse to start
+        self.shared = SharedPlace(settings)
         self.on_event = on_event
         self.idle_wait: IdleWait = idle_wait or (lambda aw: aw)
         self.tick = tick
@@ -327,15 +328,10 @@ class FarmRuntime:
         )
 
     def _clip_is_ours(self, result: dict[str, Any]) -> bool:
-        """A clip comes inline, or as a file directly in the shared folder: never any other path
-        a worker names (a rented machine must not make the bot move its own files)."""
-        if "clip" in result:
-            return True
-        shared = self.settings.farm_shared_dir
-        path = result.get("clip_path")
-        if shared is None or not isinstance(path, str):
-            return False
-        return Path(path).resolve().parent == shared.resolve() and Path(path).suffix == ".mp4"
+        """A clip comes inline, or directly in the shared place this bot configured: never from
+        any other path or URL a worker names (a rented machine must not make the bot move or
+        read its own files)."""
+        return "clip" in result or self.shared.owns(result)
 
     async def pool(self) -> list[dict[str, Any]]:
         """Every worker ever seen, live or not: preset, jobs done, last seen, what it renders."""
@@ -379,14 +375,14 @@ class FarmRuntime:
             status, result = "failed", {"error": "the worker named a clip outside the shared folder"}
         if status == "done" and (job is None or job.attempts != attempt or job.owner != FARM_OWNER):
             # A stale attempt: refused before any file work, like the journal's fence would.
-            await asyncio.to_thread(_discard_clip, result)
+            await asyncio.to_thread(self.shared.discard, result)
             log.warning("job %s: late result of attempt %s refused; clip discarded", job_id, attempt)
             await self._forget(job_id, attempt, preset)
             return
         if status == "done":
             clips = self.settings.resolved_clips_dir
             path = clips / f"job-{job_id}-a{attempt}.mp4"
-            await asyncio.to_thread(_write_clip, path, result)
+            await asyncio.to_thread(_write_clip, path, result, self.shared)
             seconds = float(result.get("seconds") or 0.0)
             hashes = await asyncio.to_thread(_sign_with, self.signing, self.settings, job, path)
             score = result.get("check_score")
@@ -451,20 +447,12 @@ def _sign_with(signing: Any, settings: Any, job: Job | None, path: Path) -> list
     return fingerprint(path)
 
 
-def _discard_clip(result: dict[str, Any]) -> None:
-    """A refused result's clip, if it was left in the shared folder, goes."""
-    shared = result.get("clip_path")
-    if shared:
-        with contextlib.suppress(OSError):
-            Path(shared).unlink()
-
-
-def _write_clip(path: Path, result: dict[str, Any]) -> None:
+def _write_clip(path: Path, result: dict[str, Any], shared: SharedPlace) -> None:
     """Put a returned clip where the local worker would have: the clips folder, one file per attempt."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     if "clip" in result:
         tmp.write_bytes(p.decode_clip_bytes(result["clip"]))
     else:
-        shutil.move(result["clip_path"], tmp)
+        shared.take(result, tmp)
     tmp.replace(path)

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import signal
 import tempfile
 import threading
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.farm import protocol as p
+from engine.farm.shared import SharedPlace
 from engine.farm.tasks import stop_tasks
 from engine.settings import EngineSettings
 from engine.storage import Episodes
@@ -60,6 +60,7 @@ class RemoteWorker:
         self.url = p.check_redis_url(url)
         self.preset = get_preset(model or settings.model)
         self.name = name or default_name()
+        self.shared = SharedPlace(settings)  # FarmConfigError: refuse to start
         self.report_every = max(0.05, settings.farm_liveness_seconds / 3)
         self.faults = Episodes(longest_wait=5.0, logger=log, then="reconnecting with growing pauses")
         self.jobs_done = 0
@@ -215,14 +216,10 @@ class RemoteWorker:
         with tempfile.TemporaryDirectory(prefix="promptreel-farm-") as tmp:
             path = Path(tmp) / f"job-{job_id}-a{payload['attempt']}.mp4"
             write_clip(result.frames, path, request, mark=mark, private=private)
-            shared = self.settings.farm_shared_dir
-            if shared is not None and path.stat().st_size > self.settings.farm_inline_max_bytes:
-                shared.mkdir(parents=True, exist_ok=True)
-                target = shared / f"{self.name.replace(':', '-')}-{path.name}"
-                shutil.move(path, target)
-                out["clip_path"] = str(target)
-            else:
+            if self.shared.fits_inline(path):
                 out["clip"] = p.encode_clip_bytes(path.read_bytes())
+            else:  # big clips skip Redis' memory
+                out.update(self.shared.put(path, self.name))
         return out
 
     # --- the loop -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -259,3 +259,52 @@ def tiny_renderer(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactor
         EngineSettings, data_dir=tmp_path_factory.mktemp("data"), models_dir=tiny_models_dir
     )
     return Renderer(settings, "tiny")
+
+
+class S3Server:
+    """moto's S3 server on loopback: boto3 talks to it as to AWS (credentials are made up)."""
+
+    ENV: ClassVar[dict[str, str]] = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
+
+    def keys(self, bucket: str) -> list[str]:
+        return [o["Key"] for o in self.client().list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    server = S3Server()
+    server.server.start()
+    yield server
+    server.server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+    """A fresh bucket for this test, its name; this process gets the made-up credentials."""
+    for name, value in S3Server.ENV.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"clips-{abs(hash(request.node.nodeid)) % 10**8}"
+    s3_server.client().create_bucket(Bucket=bucket)
+    return bucket
