@@ -101,3 +101,17 @@ async def test_a_farm_clip_over_the_bound_reaches_the_member_through_the_bucket(
     frames, _ = await asyncio.to_thread(decode_video, Path(row.clip_path))
     assert frames.shape == (3, 32, 32, 3)
     assert s3_server.keys(s3_bucket) == []
+
+
+def test_a_refused_result_removes_a_clip_only_from_the_shared_folder(tmp_path: Path) -> None:
+    """A stale result is refused and its clip discarded: never a file elsewhere that it names."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    place = SharedPlace(isolated_settings(EngineSettings, data_dir=tmp_path, farm_shared_dir=folder))
+    secret = tmp_path / "secret.mp4"
+    secret.write_bytes(b"the bot's own file")
+    ours = folder / "w1-job-1-a1.mp4"
+    ours.write_bytes(b"a late clip")
+    place.discard({"status": "done", "clip_path": str(secret)})
+    place.discard({"status": "done", "clip_path": str(ours)})
+    assert secret.read_bytes() == b"the bot's own file" and not ours.exists()
