@@ -41,7 +41,7 @@ IdleWait = Callable[[Awaitable[Any]], Awaitable[Any]]
 WORKERS_TABLE_EVERY_S = 5.0
 # A live attempt's lease is renewed at least this often (and at every new step).
 RENEW_EVERY_S = 1.0
-# An attempt key outlives any render; the bot deletes it when the attempt ends.
+# An attempt key outlives any render; the bot withdraws it when the attempt ends.
 ATTEMPT_KEY_S = 7 * 24 * 3600
 # A withdrawn attempt's key stays this long: longer than any worker takes to notice.
 WITHDRAWN_KEY_S = 3600
@@ -212,10 +212,12 @@ class FarmRuntime:
                 held.cancel_sent = True
             if run is not None:
                 held.alive_at = now
+                held.resend = False  # back in Redis' sight: from now on, losing it counts
                 info = p.loads(run)
                 await self._progress(job, held, info.get("step"), info.get("total"))
             elif queued is not None and not in_progress:
                 held.alive_at = now  # waiting in Redis for its preset's next free worker
+                held.resend = False
                 await self._progress(job, held, 0, job.request.steps)
             elif now - held.alive_at > self.grace and held.resend:
                 await self._resend(current[job.id], held)
@@ -237,10 +239,10 @@ class FarmRuntime:
             await pipe.execute()
 
     async def _resend(self, job: Job, held: Outstanding) -> None:
+        await self._send(job, held.attempt)  # Redis down again: tried again next round
         held.resend = False
         held.alive_at = time.monotonic()
         log.info("job %s attempt %s: sent to the farm again", job.id, held.attempt)
-        await self._send(job, held.attempt)
 
     async def _progress(self, job: Job, held: Outstanding, step: Any, total: Any) -> None:
         step = int(step or 0)
