@@ -108,11 +108,10 @@ class Worker:
             except Exception as exc:
                 if not is_lock_fault(exc):
                     raise
-                wait = self.faults.failed("journal", self.patience.trouble(exc))
-                if self.stop.wait(wait):
+                if self.stop.wait(self.patience.failed(exc)):
                     raise Stopping() from exc
                 continue
-            self.faults.worked("journal", f"journal {self.settings.resolved_db_path} can be written")
+            self.patience.worked()
             return journal
 
     def check_folders(self) -> None:

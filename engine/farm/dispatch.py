@@ -191,17 +191,18 @@ class FarmRuntime:
             )
             for j in running
         }
-        if await self.redis.set(p.EPOCH_KEY, b"1", nx=True):
-            await self._forgotten(running)
         if not running:
-            return
+            return  # nothing Redis could have lost (the epoch is set with every attempt sent)
         async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(p.EPOCH_KEY, b"1", nx=True)
             for j in running:
                 arq_id = p.arq_job_id(j.id, j.attempts)
                 pipe.get(p.run_key(j.id, j.attempts))
                 pipe.zscore(p.queue_name(j.model), arq_id)
                 pipe.exists(p.ARQ_IN_PROGRESS_PREFIX + arq_id)
-            replies = await pipe.execute()
+            emptied, *replies = await pipe.execute()
+        if emptied:
+            await self._forgotten(running)
         for i, job in enumerate(running):
             run, queued, in_progress = replies[3 * i : 3 * i + 3]
             held = self.held[job.id]
@@ -230,8 +231,7 @@ class FarmRuntime:
         are nobody's fault. Their attempt keys are put back at once, so a worker still rendering
         one carries on; one that is out of sight past the grace is sent again under the same
         attempt, so the journal's count and its fence stay as they were."""
-        if running:
-            log.warning("Redis holds none of the farm's %d attempts; sending them again", len(running))
+        log.warning("Redis holds none of the farm's %d attempts; sending them again", len(running))
         async with self.redis.pipeline(transaction=False) as pipe:
             for job in running:
                 pipe.set(p.attempt_key(job.id), str(job.attempts), ex=ATTEMPT_KEY_S)
@@ -319,7 +319,10 @@ class FarmRuntime:
 
     async def _send(self, job: Job, attempt: int) -> None:
         """Put the attempt in its preset's arq queue (arq refuses the id a second time)."""
-        await self.redis.set(p.attempt_key(job.id), str(attempt), ex=ATTEMPT_KEY_S)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(p.attempt_key(job.id), str(attempt), ex=ATTEMPT_KEY_S)
+            pipe.set(p.EPOCH_KEY, b"1", nx=True)  # what this Redis is given, it is to remember
+            await pipe.execute()
         mark = bool((await self.db.server_settings(job.guild_id)).get("visible_mark"))
         payload = await asyncio.to_thread(_payload, job, attempt, mark)
         await self.redis.enqueue_job(
